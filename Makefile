@@ -1,0 +1,56 @@
+# Shasta Meadows clinic assistant. `make run` to chat, `make test` to check everything.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+RASA  := $(VENV)/bin/rasa
+MODEL := models/clinic.tar.gz
+TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard addons/*.py)
+
+.PHONY: run test shell train validate content-report reload bench run-prod
+
+## run: set up, train if needed, start action server :5055, Rasa :5005 and web app :8080
+run: $(MODEL)
+	scripts/run.sh
+
+## test: set up, validate, train, Rasa test stories, pytest (unit, servers, browser)
+test: $(VENV)/.installed
+	scripts/test.sh
+
+## shell: chat in the terminal (starts its own action server)
+shell: $(MODEL)
+	. scripts/env.sh && ( $(PY) -m actions.server --port $$ACTION_PORT & echo $$! > var/shell-actions.pid ) && \
+	  $(PY) scripts/wait_ready.py http://127.0.0.1:$$ACTION_PORT/health && \
+	  $(RASA) shell --model $(MODEL) --endpoints endpoints.yml; kill $$(cat var/shell-actions.pid)
+
+## train: train the model when data/, config.yml, domain.yml or addons/ changed
+train: $(MODEL)
+
+## validate: Rasa's data checks plus the clinic's content checks
+validate: $(VENV)/.installed
+	scripts/validate.sh
+
+## content-report: HTML and Markdown list of every approved text, for sign-off
+content-report: $(VENV)/.installed
+	$(PY) -m editorial.report
+
+## reload: validate, retrain, and load model and wording into the running servers
+reload: $(VENV)/.installed
+	scripts/reload.sh
+
+## bench: this project's configuration against Rasa's default, side by side
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
+## run-prod: two Rasa servers, action server and web app on PostgreSQL and Redis
+run-prod: $(MODEL)
+	scripts/run_prod.sh
+
+$(VENV)/.installed: requirements.txt constraints.txt
+	@test -x $(PY) || { PYTHON310=$$(scripts/find_python.sh) && $$PYTHON310 -m venv $(VENV); }
+	$(PY) -m pip install -q --upgrade pip==24.0
+	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
+	touch $@
+
+$(MODEL): $(VENV)/.installed $(TRAIN_INPUTS)
+	. scripts/env.sh && $(RASA) train --fixed-model-name clinic --out models
+	touch $@

@@ -1,0 +1,73 @@
+"""Crisis safety net: crisis language forces the ``crisis`` intent, whatever the classifier says.
+
+Runs last in the NLU pipeline, after the FallbackClassifier, so a crisis
+message is recognised even when the classifier is unsure or wrong. It also
+keeps the classifier honest the other way: a ``crisis`` prediction with no
+word of distress in the message (a smart-home "kill the lights", an idiom) is
+not trusted and becomes ``nlu_fallback``, so nobody is sent crisis resources
+for asking about a recipe.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from addons.crisis_lexicon import find_crisis
+from addons.nlu_intent import intent_of, override_intent, text_of
+
+# Words without which a classifier's crisis guess is not believed.
+DISTRESS = re.compile(
+    r"\b(die|dying|dead|death|kill\w*|suicid\w*|hurt\w*|harm\w*|pills?|overdos\w*|end\w*|"
+    r"alive|live|living|life|gone|disappear\w*|hopeless|worthless|burden|better off|"
+    r"give up|giving up|can'?t go on|cut\w*|bleed\w*|jump\w*|bridge|gun|rope|hang\w*|"
+    r"point|anymore|exist\w*|wake up|goodbye|unsafe|danger\w*|emergency)\b",
+    re.IGNORECASE,
+)
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class CrisisDetector(GraphComponent):
+    """Lexicon first, classifier second: see the module docstring."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"intent": "crisis", "untrusted_intent": "nlu_fallback", "min_confidence": 0.6}
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self.intent = config["intent"]
+        self.untrusted_intent = config["untrusted_intent"]
+        self.min_confidence = float(config["min_confidence"])
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "CrisisDetector":
+        return cls(config)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = text_of(message)
+            if text.startswith("/"):
+                continue  # a button payload, already an intent
+            if find_crisis(text):
+                override_intent(message, self.intent)
+                continue
+            name, confidence = intent_of(message)
+            if name == self.intent and (confidence < self.min_confidence or not DISTRESS.search(text)):
+                override_intent(message, self.untrusted_intent, confidence)
+        return messages

@@ -1,0 +1,166 @@
+"""Scope gate: a clinic topic answer only for a message that is about the clinic's domain.
+
+A classifier trained on a few hundred clinic questions will still pick *some*
+clinic topic for "how long does it take to boil an egg". A guessed topic
+answer is the worst outcome, so this component, after the classifier, keeps a
+topic intent only when the message
+
+* names the clinic's domain: a term from ``anchors`` (ketamine, infusion,
+  Redding...), matched as a word prefix and forgiving one typo; or
+* uses only words the project's own topic examples use (learned at training
+  time), which lets short follow-ups such as "how long does it take?" through
+  while "how long does it take to get a passport" is not.
+
+Anything else becomes ``out_of_scope``. Medical and hand-off intents are not
+gated: sending a question to staff is always safe.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Set, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from addons.nlu_intent import intent_of, override_intent, text_of
+
+WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+# Function words and question words: they say nothing about the domain.
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are aren't as at be because
+    been before being below between both but by can can't cannot could couldn't did didn't do
+    does doesn't doing don't down during each either else ever every few for from further get
+    gets getting got had hadn't has hasn't have haven't having he he'd he'll he's her here
+    here's hers herself him himself his how how's i i'd i'll i'm i've if in into is isn't it
+    it's its itself just let's like me might more most much must mustn't my myself no nor not
+    now of off on once only or other ought our ours ourselves out over own please really same
+    shall shan't she she'd she'll she's should shouldn't so some such than that that's the
+    their theirs them themselves then there there's these they they'd they'll they're they've
+    this those though through to too under until up upon us very was wasn't we we'd we'll
+    we're we've were weren't what what's whats when when's where where's which while who
+    who's whom why why's will with won't would wouldn't yes yet you you'd you'll you're you've
+    your yours yourself yourselves hi hey hello ok okay so um uh well tell know want wondering
+    wonder curious question quick anyone someone something thing things kind sort lot bit
+    actually maybe exactly usually generally typically basically im ive id u ur r pls plz""".split()
+)
+
+
+def words(text: str) -> List[str]:
+    return WORD.findall(text.lower())
+
+
+def _deletions(word: str) -> Set[str]:
+    return {word} | {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+class AnchorIndex:
+    """Word-prefix matching of domain terms, forgiving one typo in terms of 5+ letters."""
+
+    def __init__(self, anchors: Iterable[str]) -> None:
+        self.anchors = sorted({a.lower() for a in anchors})
+        self.short = frozenset(a for a in self.anchors if len(a) < 5)
+        self.lengths = sorted({len(a) for a in self.anchors if len(a) >= 5})
+        self.variants: Dict[str, Set[str]] = {}
+        for anchor in self.anchors:
+            if len(anchor) >= 5:
+                for variant in _deletions(anchor):
+                    self.variants.setdefault(variant, set()).add(anchor)
+
+    def match(self, word: str) -> Optional[str]:
+        if word in self.short:
+            return word
+        for anchor in self.anchors:
+            if len(anchor) >= 5 and word.startswith(anchor):
+                return anchor
+        for length in self.lengths:
+            for size in (length - 1, length, length + 1):
+                if size < 4 or size > len(word):
+                    continue
+                for variant in _deletions(word[:size]):
+                    found = self.variants.get(variant)
+                    if found:
+                        return next(iter(found))
+        return None
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class ScopeGate(GraphComponent):
+    """Turns an ungrounded topic prediction into ``out_of_scope``: see the module docstring."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"guarded_intents": [], "anchors": [], "out_of_scope_intent": "out_of_scope"}
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        vocabulary: FrozenSet[str] = frozenset(),
+    ) -> None:
+        self.guarded = frozenset(config["guarded_intents"])
+        self.index = AnchorIndex(config["anchors"])
+        self.out_of_scope = config["out_of_scope_intent"]
+        self.vocabulary = vocabulary
+        self._model_storage = model_storage
+        self._resource = resource
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "ScopeGate":
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Learn the words the project's own topic examples use."""
+        vocabulary: Set[str] = set()
+        for example in training_data.intent_examples:
+            if example.get(INTENT) in self.guarded:
+                vocabulary.update(w for w in words(example.get(TEXT) or "") if w not in STOPWORDS)
+        self.vocabulary = frozenset(vocabulary)
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / "vocabulary.json").write_text(json.dumps(sorted(vocabulary)))
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "ScopeGate":
+        try:
+            with model_storage.read_from(resource) as directory:
+                vocabulary = frozenset(json.loads((directory / "vocabulary.json").read_text()))
+        except (ValueError, FileNotFoundError):
+            vocabulary = frozenset()
+        return cls(config, model_storage, resource, vocabulary)
+
+    def in_scope(self, text: str) -> bool:
+        """True when ``text`` names the domain or uses only the topics' own words."""
+        content = [w for w in words(text) if w not in STOPWORDS]
+        if any(self.index.match(w) for w in content):
+            return True
+        return all(w in self.vocabulary for w in content)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            name, confidence = intent_of(message)
+            text = text_of(message)
+            if name in self.guarded and not text.startswith("/") and not self.in_scope(text):
+                override_intent(message, self.out_of_scope, confidence)
+        return messages

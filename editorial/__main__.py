@@ -1,0 +1,44 @@
+"""``python -m editorial check``: the clinic's content checks (part of ``make validate``).
+
+Exit status 0 when there is no error (warnings are printed but do not fail),
+1 when there is at least one error. All findings are printed, not just the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+from editorial.checks import print_result, run_checks
+from editorial.project import Project
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m editorial", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="run the content checks")
+    check.add_argument("--root", type=Path, default=ROOT, help="project root (default: this repository)")
+    check.add_argument("--approved", type=Path,
+                       help="approved-content file (default: $APPROVED_CONTENT, else <root>/content/approved.yml)")
+    check.add_argument("--clinic", type=Path,
+                       help="clinic details (default: $CLINIC_CONFIG, else <root>/content/clinic.yml)")
+    check.add_argument("--today", type=dt.date.fromisoformat, help="check dates as if today were YYYY-MM-DD")
+    args = parser.parse_args(argv)
+
+    # The servers read APPROVED_CONTENT / CLINIC_CONFIG when set: check the same files.
+    approved = args.approved or (Path(os.environ["APPROVED_CONTENT"]) if os.environ.get("APPROVED_CONTENT") and args.root.resolve() == ROOT else None)
+    clinic = args.clinic or (Path(os.environ["CLINIC_CONFIG"]) if os.environ.get("CLINIC_CONFIG") and args.root.resolve() == ROOT else None)
+    project = Project(args.root, approved=approved, clinic=clinic)
+    result = run_checks(project, today=args.today)
+    print_result(result, project)
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

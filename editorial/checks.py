@@ -1,0 +1,492 @@
+"""The clinic's own content checks (``make validate`` runs them after Rasa's).
+
+Each check adds :class:`Finding` s; none stops at the first problem, so an
+editor sees every mistake in one run. An error fails validation (nothing
+reaches visitors until it is fixed); a warning is printed and does not fail.
+Every finding names the file, the line, the entry and what to do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Set, Tuple
+
+from rasa.shared.core.constants import DEFAULT_ACTION_NAMES, DEFAULT_INTENTS
+
+from editorial import yamlio
+from editorial.project import Example, Project, normalized
+
+ERROR = "error"
+WARNING = "warning"
+REVIEW_WARNING_DAYS = 30
+REQUESTED_SLOT = "requested_slot"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: where it is, what is wrong and what to do about it."""
+
+    level: str
+    code: str
+    file: str
+    line: Optional[int]
+    subject: str
+    problem: str
+    fix: str
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    def format(self) -> str:
+        return (f"{self.level.upper():<7} {self.location}  {self.subject}: {self.problem}\n"
+                f"        What to do: {self.fix}")
+
+
+@dataclass
+class Result:
+    findings: List[Finding] = field(default_factory=list)
+
+    @property
+    def errors(self) -> List[Finding]:
+        return [f for f in self.findings if f.level == ERROR]
+
+    @property
+    def warnings(self) -> List[Finding]:
+        return [f for f in self.findings if f.level == WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def codes(self) -> Set[str]:
+        return {f.code for f in self.findings}
+
+    def summary(self) -> str:
+        e, w = len(self.errors), len(self.warnings)
+        return f"{e} error{'s' * (e != 1)}, {w} warning{'s' * (w != 1)}"
+
+
+class _Checker:
+    def __init__(self, project: Project, today: dt.date) -> None:
+        self.p = project
+        self.today = today
+        self.result = Result()
+        self._seen: Set[Tuple] = set()
+
+    def add(self, level: str, code: str, file: str, line: Optional[int], subject: str,
+            problem: str, fix: str) -> None:
+        key = (level, code, file, line, subject, problem)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.result.findings.append(Finding(level, code, file, line, subject, problem, fix))
+
+    def error(self, *args) -> None:
+        self.add(ERROR, *args)
+
+    def warn(self, *args) -> None:
+        self.add(WARNING, *args)
+
+    # --- helpers ------------------------------------------------------------
+    @property
+    def approved_rel(self) -> str:
+        return self.p.rel(self.p.approved_path)
+
+    def known_intents(self) -> Set[str]:
+        return set(self.p.domain.intents) | set(DEFAULT_INTENTS)
+
+    def known_actions(self) -> Set[str]:
+        d = self.p.domain
+        return (set(d.actions) | set(d.responses) | set(d.forms)
+                | {a for a in DEFAULT_ACTION_NAMES if a != "..."})
+
+    @staticmethod
+    def did_you_mean(name: str, options: Iterable[str]) -> str:
+        close = difflib.get_close_matches(name, sorted(options), n=1, cutoff=0.75)
+        return f" (did you mean '{close[0]}'?)" if close else ""
+
+    def readable(self, file: yamlio.YamlFile, what: str) -> bool:
+        rel = self.p.rel(file.path)
+        if file.error:
+            if file.error == "file not found":
+                fix = f"Restore {rel} ({what})."
+            elif "mapping values are not allowed" in file.error:
+                fix = ("The line has a second colon followed by a space inside a value. Put the whole "
+                       "value in quotes, e.g. why: \"No prices: cost questions go to staff.\" "
+                       "(or, for a text, write `text: >-` and the text on the lines below).")
+            else:
+                fix = ("Check the indentation and quotes on that line and the one before it: fields "
+                       "of an entry are indented by two spaces, and a value containing `: ` or "
+                       "starting with a quote, `[`, `{`, `*`, `&`, `!`, `%`, `@` or `#` needs quotes.")
+            self.error("file.unreadable", rel, file.error_line, rel, file.error, fix)
+            return False
+        for key, first, again in yamlio.all_duplicates(file.data):
+            self.error("file.duplicate_key", rel, again, f"'{key}'",
+                       f"written twice (lines {first} and {again}); the second silently replaces the first",
+                       "Keep one of the two (rename the copy if it is meant to be a new entry).")
+        return True
+
+    # --- approved content -----------------------------------------------------
+    def check_approved(self) -> None:
+        file = self.p.approved_file
+        if not self.readable(file, "the approved texts"):
+            return
+        rel = self.approved_rel
+        if not isinstance(file.data, dict) or not file.data:
+            self.error("content.not_mapping", rel, 1, rel,
+                       "expected one entry per content id at the top level (`session_length:` ...)",
+                       "Restore the file's layout from the last good version.")
+            return
+        for cid, (entry, message) in self.p.parsed_entries.items():
+            line = self.p.entry_line(cid)
+            if entry is None:
+                message = message or "invalid"
+                marker = f"entry '{cid}'"
+                problem = message.split(marker, 1)[1].lstrip(": ") if marker in message else message
+                field_match = re.search(r"field '([a-z_]+)", message)
+                if field_match:
+                    line = self.p.field_line(cid, field_match.group(1))
+                self.error("content.invalid_entry", rel, line, marker, problem,
+                           "Every entry needs text, version (a whole number), approved_by, approved_on and "
+                           "review_due (dates written YYYY-MM-DD), and source; buttons are optional "
+                           "(title and payload `/intent_name`). Compare with a correct entry.")
+                continue
+            self.check_dates(cid, entry, rel)
+        for cid in self.p.required_ids:
+            if cid not in self.p.parsed_entries:
+                self.error("content.missing_required", rel, None, f"entry '{cid}'",
+                           "required content id has no entry (actions/content.py REQUIRED_IDS); "
+                           "visitors would be handed to staff instead",
+                           f"Add an entry `{cid}:` with its approved text and approval record.")
+        pending = sorted(cid for cid, e in self.p.entries.items() if "pending" in e.approved_by.lower())
+        if pending:
+            self.warn("content.signoff_pending", rel, None, f"{len(pending)} entries",
+                      f"approved_by says sign-off is pending: {', '.join(pending)}",
+                      "Before going live, have the clinical lead sign off (`make content-report` prints "
+                      "the sign-off sheet) and put their name in approved_by.")
+
+    def check_dates(self, cid: str, entry, rel: str) -> None:
+        line = self.p.field_line(cid, "review_due")
+        if not entry.is_current(self.today):
+            consequence = ("it is a safety message, so it is still shown, but it must be reviewed now"
+                           if cid == "crisis" else
+                           "visitors are handed to staff instead of seeing this text")
+            self.error("content.expired", rel, line, f"entry '{cid}'",
+                       f"review_due {entry.review_due} has passed: {consequence}",
+                       "Have the text re-approved, then set approved_on to the approval date, "
+                       "review_due to the next review date and approved_by to the approver.")
+        elif (entry.review_due - self.today).days <= REVIEW_WARNING_DAYS:
+            days = (entry.review_due - self.today).days
+            self.warn("content.review_soon", rel, line, f"entry '{cid}'",
+                      f"review_due {entry.review_due} is in {days} day{'s' * (days != 1)}; after it the "
+                      "text is withdrawn and visitors are handed to staff",
+                      "Schedule the review; once re-approved, update approved_on and review_due.")
+
+    def check_clinic(self) -> None:
+        from actions import content as content_module
+        import jsonschema
+
+        file = self.p.clinic_file
+        if not self.readable(file, "the clinic's contact details"):
+            return
+        rel = self.p.rel(file.path)
+        validator = jsonschema.Draft7Validator(content_module.CLINIC_SCHEMA)
+        for err in sorted(validator.iter_errors(file.data), key=lambda e: list(e.absolute_path)):
+            where = ".".join(str(p) for p in err.absolute_path)
+            line = file.data.line_of(where) if isinstance(file.data, yamlio.LineDict) and where else None
+            self.error("clinic.invalid", rel, line, f"field '{where}'" if where else rel, err.message,
+                       f"Fields: {', '.join(content_module.CLINIC_FIELDS)}, each a line of text.")
+
+    # --- forbidden claims ------------------------------------------------------
+    def forbidden_patterns(self) -> List[Tuple[re.Pattern, str]]:
+        file = self.p.forbidden_file
+        if not self.readable(file, "the forbidden claims"):
+            return []
+        rel = self.p.rel(file.path)
+        if not isinstance(file.data, list):
+            self.error("forbidden.invalid", rel, 1, rel, "expected a list of `- pattern: ...` / `why: ...` items",
+                       "Restore the file's layout from the last good version.")
+            return []
+        patterns = []
+        for i, item in enumerate(file.data, start=1):
+            line = file.data.line_of(i - 1)
+            if not isinstance(item, dict) or not isinstance(item.get("pattern"), str) \
+                    or not isinstance(item.get("why"), str) or not item.get("why").strip():
+                self.error("forbidden.invalid", rel, line, f"item {i}",
+                           "each item needs `pattern:` (a regular expression) and `why:` (the reason)",
+                           "Add the missing field.")
+                continue
+            try:
+                patterns.append((re.compile(item["pattern"], re.IGNORECASE), item["why"].strip()))
+            except re.error as e:
+                self.error("forbidden.invalid", rel, line, f"item {i} pattern '{item['pattern']}'",
+                           f"not a valid regular expression: {e}",
+                           "Fix the pattern (put it in single quotes; a literal dot, dollar or bracket needs a backslash).")
+        return patterns
+
+    def check_forbidden_claims(self) -> None:
+        patterns = self.forbidden_patterns()
+        forbidden_rel = self.p.rel(self.p.forbidden_path)
+        for cid, entry in self.p.entries.items():
+            texts = [("text", entry.text)] + [(f"button '{b.get('title')}'", str(b.get("title")))
+                                              for b in entry.buttons]
+            for where, text in texts:
+                for pattern, why in patterns:
+                    match = pattern.search(text)
+                    if match:
+                        self.error("content.forbidden_claim", self.approved_rel, self.p.field_line(cid, "text"),
+                                   f"entry '{cid}'",
+                                   f"{where} says \"{match.group(0)}\", a forbidden claim: {why}",
+                                   "Reword the text and have it approved again (raise version). If the "
+                                   f"rule itself is wrong, change it in {forbidden_rel} with the clinical lead.")
+        clinic_rel = self.p.rel(self.p.clinic_path)
+        for name, value in self.p.clinic_values.items():
+            for pattern, why in patterns:
+                match = pattern.search(value)
+                if match:
+                    line = self.p.clinic_file.data.line_of(name) if isinstance(self.p.clinic_file.data, yamlio.LineDict) else None
+                    self.error("clinic.forbidden_claim", clinic_rel, line, f"field '{name}'",
+                               f"says \"{match.group(0)}\", a forbidden claim: {why}", "Reword the value.")
+
+    def check_buttons(self) -> None:
+        intents = set(self.p.domain.intents)
+        for cid, entry in self.p.entries.items():
+            for button in entry.buttons:
+                intent = str(button.get("payload", "")).lstrip("/")
+                if intent not in intents:
+                    self.error("content.button_unknown_intent", self.approved_rel, self.p.field_line(cid, "buttons"),
+                               f"entry '{cid}' button '{button.get('title')}'",
+                               f"payload '/{intent}' names an intent that is not in {self.p.domain_file_rel()}"
+                               + self.did_you_mean(intent, intents),
+                               "Use `/` followed by an existing intent name, e.g. `/session_length`.")
+
+    # --- where content ids are used --------------------------------------------
+    def check_usage(self) -> None:
+        code = self.p.code
+        ids = set(self.p.parsed_entries)
+        for rel, line, message in code.problems:
+            self.error("code.unreadable", rel, line, rel, message,
+                       "Ask a developer: the checks read this file to find the content ids it uses.")
+        if code.mapping_file is None:
+            self.error("code.no_mapping", "actions/answers.py", None, "INTENT_CONTENT",
+                       "the table of which intent shows which entry was not found in actions/*.py",
+                       "Ask a developer: action_answer needs INTENT_CONTENT (intent -> content id).")
+        if not self.p.approved_file.data or not isinstance(self.p.approved_file.data, dict):
+            return  # already reported; every id would look unknown
+        for ref in code.strict_refs():
+            if ref.content_id not in ids:
+                self.error("content.unknown_in_code", ref.file, ref.line, f"content id '{ref.content_id}'",
+                           f"{ref.how} but {self.approved_rel} has no such entry"
+                           + self.did_you_mean(ref.content_id, ids),
+                           f"Add an entry `{ref.content_id}:` to {self.approved_rel}, or correct the id in {ref.file}.")
+        known_intents = self.known_intents()
+        for intent, ref in code.intent_content.items():
+            if intent not in known_intents:
+                self.warn("code.unknown_intent", ref.file, ref.line, f"INTENT_CONTENT['{intent}']",
+                          f"maps an intent that is not in {self.p.domain_file_rel()}",
+                          "Remove the line, or add the intent to the domain.")
+        domain_rel = self.p.domain_file_rel()
+        for name, line, cid in self.p.domain.response_variants():
+            if not cid:
+                self.error("content.response_without_id", domain_rel, line, f"response '{name}'",
+                           "has no `metadata: {content_id: ...}`, so its text would reach visitors unapproved",
+                           f"Give it `metadata: {{content_id: <entry in {self.approved_rel}>}}`.")
+            elif cid not in ids:
+                self.error("content.unknown_in_domain", domain_rel, line, f"response '{name}'",
+                           f"names content id '{cid}', which has no entry in {self.approved_rel}"
+                           + self.did_you_mean(cid, ids),
+                           f"Add an entry `{cid}:` to {self.approved_rel}, or correct the content_id.")
+        used = {r.content_id for r in code.strict_refs()} | code.mentions
+        used |= {cid for _, _, cid in self.p.domain.response_variants() if cid}
+        if code.identity_default:
+            used |= set(self.p.domain.intents)
+        wanted = ({r.content_id for r in code.strict_refs()} | set(self.p.required_ids)
+                  | {cid for _, _, cid in self.p.domain.response_variants() if cid}) - ids
+        for cid in self.p.parsed_entries:
+            if cid not in used:
+                self.error("content.unused", self.approved_rel, self.p.entry_line(cid), f"entry '{cid}'",
+                           "is not used: no intent, action or domain response shows it"
+                           + self.did_you_mean(cid, wanted),
+                           "If it is a new topic, finish the steps in EDITING.md (\"Add a topic\"): intent "
+                           "examples, INTENT_CONTENT, a rule and the domain intent. Otherwise delete the entry.")
+        self.check_answered_intents()
+
+    def check_answered_intents(self) -> None:
+        """An intent a rule answers with action_answer must map to an entry, or it gets the fallback."""
+        for flow in self.p.flows:
+            steps = flow.steps
+            for i, step in enumerate(steps):
+                if step.kind != "intent":
+                    continue
+                following = next((s for s in steps[i + 1:] if s.kind == "action"), None)
+                if following is None or following.value != "action_answer":
+                    continue
+                if step.value in self.known_intents() and self.p.content_for_intent(step.value) is None:
+                    default = self.p.code.default.content_id if self.p.code.default else "fallback"
+                    self.error("content.intent_not_mapped", flow.file, step.line, f"intent '{step.value}'",
+                               f"is answered by action_answer ({flow.kind} '{flow.name}') but "
+                               f"INTENT_CONTENT in {self.p.code.mapping_file or 'actions/answers.py'} does not "
+                               f"map it to an entry, so visitors asking it get the '{default}' reply",
+                               f"Add `\"{step.value}\": \"<content id>\",` to INTENT_CONTENT (see EDITING.md).")
+
+    # --- training data -----------------------------------------------------
+    def check_data_files(self) -> None:
+        for file in self.p.data_files:
+            self.readable(file, "training data")
+        for file in self.p.domain.files:
+            self.readable(file, "the domain")
+
+    def check_examples(self) -> None:
+        by_text: Dict[str, List[Example]] = {}
+        for example in self.p.examples:
+            by_text.setdefault(normalized(example.text), []).append(example)
+        domain_intents = set(self.p.domain.intents)
+        for example in self.p.examples:
+            if example.intent not in domain_intents:
+                self.error("nlu.unknown_intent", example.file, example.line, f"intent '{example.intent}'",
+                           f"has examples but is not listed under `intents:` in {self.p.domain_file_rel()}"
+                           + self.did_you_mean(example.intent, domain_intents),
+                           "Add the intent to the domain, or correct the intent name.")
+        for text, examples in by_text.items():
+            intents = sorted({e.intent for e in examples})
+            places = ", ".join(f"{e.intent} ({e.file}:{e.line})" for e in examples)
+            first = examples[0]
+            if len(intents) > 1:
+                self.error("nlu.duplicate_example", first.file, first.line, f"example '{first.text}'",
+                           f"appears under {len(intents)} intents: {places}; the assistant cannot learn both",
+                           "Keep it under the one intent it belongs to and delete the others "
+                           "(comparison ignores capitals and spaces).")
+            elif len(examples) > 1:
+                self.warn("nlu.repeated_example", examples[1].file, examples[1].line, f"example '{first.text}'",
+                          f"appears {len(examples)} times under intent '{intents[0]}': {places}",
+                          "Delete the repeats; they add nothing.")
+        self.check_minimums()
+
+    def minimums(self) -> Tuple[int, int, Dict[str, int], Dict[str, str]]:
+        file = self.p.minimums_file
+        defaults = (10, 30, {}, {})
+        if not self.readable(file, "the example minimums"):
+            return defaults
+        rel = self.p.rel(file.path)
+        data = file.data
+        bad = []
+        if not isinstance(data, dict):
+            bad.append("expected `default:`, `article_topics:`, `intents:` and `assigned_by_pipeline:`")
+            data = {}
+        default, topics = data.get("default", 10), data.get("article_topics", 30)
+        intents = data.get("intents") or {}
+        assigned = data.get("assigned_by_pipeline") or {}
+        if not isinstance(default, int) or not isinstance(topics, int) or default < 0 or topics < 0:
+            bad.append("`default` and `article_topics` must be whole numbers")
+        if not isinstance(intents, dict) or not all(isinstance(v, int) for v in intents.values()):
+            bad.append("`intents` must map intent names to whole numbers")
+        if not isinstance(assigned, dict) or not all(isinstance(v, str) for v in assigned.values()):
+            bad.append("`assigned_by_pipeline` must map intent names to a component of config.yml")
+        for message in bad:
+            self.error("minimums.invalid", rel, None, rel, message, "Restore the file's layout (see its comments).")
+        if bad:
+            return defaults
+        return default, topics, dict(intents), dict(assigned)
+
+    def pipeline_components(self) -> Set[str]:
+        data = self.p.config_file.data
+        pipeline = data.get("pipeline") if isinstance(data, dict) else None
+        return {str(c.get("name")) for c in pipeline or [] if isinstance(c, dict)}
+
+    def check_minimums(self) -> None:
+        default, topic_min, per_intent, assigned = self.minimums()
+        minimums_rel = self.p.rel(self.p.minimums_path)
+        components = self.pipeline_components()
+        for intent, component in assigned.items():
+            if component not in components:
+                self.error("minimums.stale_exemption", minimums_rel, None, f"intent '{intent}'",
+                           f"is exempt because {component} assigns it, but config.yml's pipeline has no {component}",
+                           "Remove the exemption and add training examples for the intent.")
+        counts: Dict[str, Set[str]] = {}
+        first_line: Dict[str, Example] = {}
+        for example in self.p.examples:
+            counts.setdefault(example.intent, set()).add(normalized(example.text))
+            first_line.setdefault(example.intent, example)
+        topics = set(self.p.article_topics)
+        for intent in self.p.domain.intents:
+            if intent in assigned and assigned[intent] in components and intent not in per_intent:
+                continue
+            if intent in per_intent:
+                need, why = per_intent[intent], f"`intents: {intent}` in {minimums_rel}"
+            elif intent in topics or self.p.content_for_intent(intent) in topics:
+                need, why = topic_min, f"article topic minimum in {minimums_rel}"
+            else:
+                need, why = default, f"default minimum in {minimums_rel}"
+            have = len(counts.get(intent, ()))
+            if have < need:
+                ex = first_line.get(intent)
+                self.error("nlu.too_few_examples", ex.file if ex else "data/nlu/",
+                           ex.line if ex else None, f"intent '{intent}'",
+                           f"has {have} different example{'s' * (have != 1)}; at least {need} are needed ({why})",
+                           f"Add {need - have} or more realistic visitor questions under `- intent: {intent}` "
+                           "in data/nlu/ (different wordings, typos and short forms help).")
+
+    # --- rules and stories ------------------------------------------------------
+    def check_flows(self) -> None:
+        intents, actions = self.known_intents(), self.known_actions()
+        forms, slots = set(self.p.domain.forms), set(self.p.domain.slots) | {REQUESTED_SLOT}
+        domain_rel = self.p.domain_file_rel()
+        for flow in self.p.flows:
+            subject = f"{flow.kind} '{flow.name}'"
+            for step in flow.condition + flow.steps:
+                if step.kind == "intent" and step.value not in intents:
+                    self.error("flow.unknown_intent", flow.file, step.line, subject,
+                               f"uses intent '{step.value}', which is not in {domain_rel}"
+                               + self.did_you_mean(step.value, intents),
+                               "Correct the name, or add the intent (with examples in data/nlu/) to the domain.")
+                elif step.kind == "action" and step.value not in actions:
+                    self.error("flow.unknown_action", flow.file, step.line, subject,
+                               f"uses action '{step.value}', which is not an action, response or form in "
+                               f"{domain_rel} nor a Rasa default action" + self.did_you_mean(step.value, actions),
+                               "Correct the name. Topic answers use `action: action_answer`.")
+                elif step.kind == "active_loop" and step.value is not None and step.value not in forms:
+                    self.error("flow.unknown_form", flow.file, step.line, subject,
+                               f"uses active_loop '{step.value}', which is not a form in {domain_rel}"
+                               + self.did_you_mean(step.value, forms),
+                               "Correct the form name (or use `active_loop: null`).")
+                elif step.kind == "slot" and step.value not in slots:
+                    self.error("flow.unknown_slot", flow.file, step.line, subject,
+                               f"sets slot '{step.value}', which is not in {domain_rel}"
+                               + self.did_you_mean(step.value, slots),
+                               "Correct the slot name.")
+
+    def run(self) -> Result:
+        self.check_data_files()
+        self.check_approved()
+        self.check_clinic()
+        self.check_forbidden_claims()
+        self.check_buttons()
+        self.check_usage()
+        self.check_examples()
+        self.check_flows()
+        order = {ERROR: 0, WARNING: 1}
+        self.result.findings.sort(key=lambda f: (order[f.level], f.file, f.line or 0))
+        return self.result
+
+
+def run_checks(project: Project, today: Optional[dt.date] = None) -> Result:
+    """All content checks on ``project``; ``today`` is for tests (default: the real date)."""
+    return _Checker(project, today or dt.date.today()).run()
+
+
+def print_result(result: Result, project: Project, out=None) -> None:
+    import sys
+
+    out = out or sys.stdout
+    print(f"Content checks for {project.root} (approved texts: {project.rel(project.approved_path)})", file=out)
+    for finding in result.findings:
+        print(finding.format(), file=out)
+    if result.ok:
+        print(f"CONTENT CHECKS PASSED ({result.summary()}).", file=out)
+    else:
+        print(f"CONTENT CHECKS FAILED ({result.summary()}): fix the errors above, then run "
+              "`make validate` again. Nothing has changed for visitors.", file=out)
+

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# make validate: Rasa's data validation, then the clinic's own content checks.
+#
+#   1. rasa data validate --fail-on-warnings   domain, NLU data, rules and stories
+#   2. python -m editorial check                approved texts, content ids, examples,
+#                                               forbidden claims, buttons (see EDITING.md)
+#
+# Both always run, so every problem is listed in one go. Exit status 0 only when
+# both pass; warnings from step 2 are printed but do not fail.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+# Quieter output for editors: no telemetry notice, no library deprecation noise.
+export RASA_TELEMETRY_ENABLED="${RASA_TELEMETRY_ENABLED:-false}"
+export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::DeprecationWarning}"
+
+echo "== 1/2 Rasa data validation (rasa data validate --fail-on-warnings) =="
+.venv/bin/rasa data validate --fail-on-warnings
+rasa_rc=$?
+if [ "$rasa_rc" -eq 0 ]; then
+  echo "RASA DATA VALIDATION PASSED."
+else
+  echo "RASA DATA VALIDATION FAILED (exit $rasa_rc): see the messages above."
+fi
+
+echo
+echo "== 2/2 Content checks (python -m editorial check) =="
+.venv/bin/python -m editorial check
+content_rc=$?
+
+echo
+if [ "$rasa_rc" -eq 0 ] && [ "$content_rc" -eq 0 ]; then
+  echo "VALIDATION PASSED: the content and training data are ready (next: \`make reload\`)."
+  exit 0
+fi
+failed=()
+[ "$rasa_rc" -ne 0 ] && failed+=("Rasa data validation")
+[ "$content_rc" -ne 0 ] && failed+=("content checks")
+echo "VALIDATION FAILED ($(IFS=,; echo "${failed[*]}" | sed 's/,/ and /')): fix the errors above and run \`make validate\` again."
+exit 1

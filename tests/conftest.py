@@ -1,0 +1,171 @@
+"""Shared fixtures: real servers (action server, Rasa, web app) on free ports.
+
+Tests talk to them the way visitors and staff do. Each test session gets its
+own SQLite files under a temporary folder, so tests never touch ``var/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+MODEL = ROOT / "models" / "clinic.tar.gz"
+TOKEN = "test-token-" + uuid.uuid4().hex
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 180.0, proc: Optional[subprocess.Popen] = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except Exception:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} not ready after {timeout}s")
+
+
+@dataclass
+class Stack:
+    """A running assistant: URLs, token, environment and process handles."""
+
+    env: Dict[str, str]
+    tmp: Path
+    rasa_port: int
+    action_port: int
+    web_port: int
+    procs: Dict[str, subprocess.Popen] = field(default_factory=dict)
+    logs: Dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def token(self) -> str:
+        return self.env["RASA_AUTH_TOKEN"]
+
+    def _spawn(self, name: str, args: List[str]) -> subprocess.Popen:
+        log = self.tmp / f"{name}.log"
+        self.logs[name] = log
+        proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=open(log, "ab"),
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def start_actions(self) -> None:
+        proc = self._spawn("actions", [str(VENV_BIN / "python"), "-m", "actions.server",
+                                       "--port", str(self.action_port)])
+        wait_for(f"http://127.0.0.1:{self.action_port}/health", proc=proc)
+
+    def start_rasa(self) -> None:
+        proc = self._spawn("rasa", [
+            str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", self.token,
+            "--port", str(self.rasa_port), "--cors", f"http://127.0.0.1:{self.web_port}",
+            "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+            "--model", str(MODEL)])
+        wait_for(f"{self.rasa_url}/status?token={self.token}", proc=proc)
+
+    def start_web(self) -> None:
+        proc = self._spawn("web", [str(VENV_BIN / "python"), "-m", "webapp", "--port", str(self.web_port)])
+        wait_for(f"{self.web_url}/healthz", proc=proc)
+
+    def stop(self, name: str, sig: int = 15) -> None:
+        proc = self.procs.pop(name, None)
+        if proc and proc.poll() is None:
+            os.killpg(proc.pid, sig)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            self.stop(name)
+
+    # --- talking to it -------------------------------------------------
+    def say(self, sender: str, text: str) -> List[dict]:
+        """Send one REST message; the bot's replies."""
+        req = urllib.request.Request(f"{self.rasa_url}/webhooks/rest/webhook",
+                                     data=json.dumps({"sender": sender, "message": text}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"[]")
+
+    def tracker(self, sender: str) -> dict:
+        with urllib.request.urlopen(f"{self.rasa_url}/conversations/{sender}/tracker?token={self.token}",
+                                    timeout=30) as r:
+            return json.loads(r.read())
+
+    def turn(self, sender: str, text: str) -> List[str]:
+        """Send one message; the content ids of this turn's bot messages."""
+        self.say(sender, text)
+        events = self.tracker(sender)["events"]
+        last_user = max(i for i, e in enumerate(events) if e["event"] == "user")
+        return [(e.get("metadata") or {}).get("content_id") for e in events[last_user + 1:]
+                if e["event"] == "bot"]
+
+
+def make_stack(tmp: Path, **extra_env: str) -> Stack:
+    rasa_port, action_port, web_port = free_port(), free_port(), free_port()
+    env = dict(os.environ)
+    env.update({
+        "RASA_AUTH_TOKEN": TOKEN,
+        "SESSION_SECRET": "test-secret-" + uuid.uuid4().hex,
+        "ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook",
+        "TRACKER_DB_URL": f"sqlite:///{tmp / 'rasa.db'}",
+        "CLINIC_DB_URL": f"sqlite:///{tmp / 'clinic.db'}",
+        "RASA_URL": f"http://127.0.0.1:{rasa_port}",
+        "WEB_PORT": str(web_port),
+        "ALLOWED_ORIGINS": f"http://127.0.0.1:{web_port},http://localhost:{web_port}",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "RASA_TELEMETRY_ENABLED": "false",
+    })
+    env.update(extra_env)
+    return Stack(env=env, tmp=tmp, rasa_port=rasa_port, action_port=action_port, web_port=web_port)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory):
+    """Action server, Rasa server and web app, shared by the whole test session."""
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run `make train` (make test does it first)")
+    s = make_stack(tmp_path_factory.mktemp("stack"))
+    try:
+        s.start_actions()
+        s.start_rasa()
+        s.start_web()
+        yield s
+    finally:
+        s.stop_all()
+
+
+@pytest.fixture
+def sender() -> str:
+    return "test-" + uuid.uuid4().hex[:16]

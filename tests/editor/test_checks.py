@@ -1,0 +1,292 @@
+"""Each class of editing mistake, made in a copy of the project, is caught with a useful message.
+
+Every test compares the copy's findings before and after the mistake, so it
+checks exactly the error that mistake causes: which file, which entry, what to do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from editor_support import (  # noqa: F401 - project_copy is a fixture
+    VALID_FORBIDDEN, add_examples, append_entry, check, findings, keep_examples, new_errors,
+    project_copy, remove_entry, replace, set_field,
+)
+
+APPROVED = Path("content/approved.yml")
+
+
+def only(found: list, what: str):
+    assert len(found) == 1, f"expected one {what}, got: {[f.format() for f in found]}"
+    return found[0]
+
+
+# --- approved content -----------------------------------------------------------
+
+def test_missing_required_entry(project_copy):
+    before = check(project_copy)
+    remove_entry(project_copy / APPROVED, "location")
+    errors = new_errors(before, check(project_copy))
+    missing = only([f for f in errors if f.code == "content.missing_required"], "missing entry")
+    assert missing.file == "content/approved.yml" and missing.subject == "entry 'location'"
+    assert "Add an entry `location:`" in missing.fix
+    # The intent that shows it is reported too, in the code file that names it.
+    assert any(f.code == "content.unknown_in_code" and f.file == "actions/answers.py"
+               and "'location'" in f.subject for f in errors)
+
+
+def test_expired_entry_is_an_error(project_copy):
+    before = check(project_copy)
+    set_field(project_copy / APPROVED, "session_length", "approved_on", "2025-01-10")
+    set_field(project_copy / APPROVED, "session_length", "review_due", "2025-07-10")
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.code == "content.expired" and error.subject == "entry 'session_length'"
+    assert "2025-07-10 has passed" in error.problem and "handed to staff" in error.problem
+    text = (project_copy / APPROVED).read_text().splitlines()
+    assert text[error.line - 1].strip() == "review_due: 2025-07-10"
+
+
+def test_expired_crisis_entry_says_it_is_still_shown(project_copy):
+    result = check(project_copy, today=dt.date(2099, 1, 1))
+    crisis = only(findings(result, "content.expired", subject="entry 'crisis'"), "expired crisis")
+    assert "still shown" in crisis.problem
+
+
+def test_review_due_within_30_days_is_a_warning_not_an_error(project_copy):
+    before = check(project_copy)
+    today = dt.date.today()
+    set_field(project_copy / APPROVED, "dose", "approved_on", (today - dt.timedelta(days=100)).isoformat())
+    set_field(project_copy / APPROVED, "dose", "review_due", (today + dt.timedelta(days=12)).isoformat())
+    after = check(project_copy)
+    assert not new_errors(before, after)
+    warning = only(findings(after, "content.review_soon", subject="entry 'dose'"), "warning")
+    assert warning.level == "warning" and "in 12 days" in warning.problem
+
+
+def test_malformed_entries_are_all_reported_with_their_field(project_copy):
+    before = check(project_copy)
+    set_field(project_copy / APPROVED, "session_length", "version", "two")
+    set_field(project_copy / APPROVED, "dose", "approved_on", "27/11/2026")
+    errors = new_errors(before, check(project_copy))
+    version = only([f for f in errors if f.subject == "entry 'session_length'"], "session_length error")
+    assert version.code == "content.invalid_entry" and "field 'version'" in version.problem
+    date = only([f for f in errors if f.subject == "entry 'dose'"], "dose error")
+    assert "field 'approved_on'" in date.problem and "YYYY-MM-DD" in date.fix
+
+
+def test_yaml_syntax_error_names_the_line(project_copy):
+    set_field(project_copy / APPROVED, "thanks", "text", "You're welcome: anything else?")
+    result = check(project_copy)
+    error = only(findings(result, "file.unreadable", file="content/approved.yml"), "unreadable")
+    lines = (project_copy / APPROVED).read_text().splitlines()
+    assert "welcome: anything" in lines[error.line - 1]
+    assert "quotes" in error.fix
+
+
+def test_entry_copied_and_not_renamed(project_copy):
+    before = check(project_copy)
+    block = remove_entry(project_copy / APPROVED, "thanks")
+    with open(project_copy / APPROVED, "a") as f:
+        f.write(block + "\n" + block)
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.code == "file.duplicate_key" and "'thanks'" in error.subject
+
+
+# --- content ids used by the code, the domain and the rules ----------------------------
+
+def test_intent_content_names_an_unknown_entry(project_copy):
+    before = check(project_copy)
+    replace(project_copy / "actions/answers.py", '"contact": "contact",', '"contact": "contact_details",')
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.code == "content.unknown_in_code" and error.file == "actions/answers.py"
+    assert "'contact_details'" in error.subject and "INTENT_CONTENT['contact']" in error.problem
+    line = (project_copy / "actions/answers.py").read_text().splitlines()[error.line - 1]
+    assert '"contact_details"' in line
+
+
+def test_render_names_an_unknown_entry(project_copy):
+    before = check(project_copy)
+    replace(project_copy / "actions/callback_form.py", 'render("callback_contact_invalid")',
+            'render("callback_contact_wrong")')
+    errors = new_errors(before, check(project_copy))
+    unknown = only([f for f in errors if f.code == "content.unknown_in_code"], "unknown id")
+    assert unknown.file == "actions/callback_form.py" and "'callback_contact_wrong'" in unknown.subject
+    assert "validate_callback_form" in unknown.problem
+    unused = only([f for f in errors if f.code == "content.unused"], "unused entry")
+    assert unused.subject == "entry 'callback_contact_invalid'"
+
+
+def test_domain_response_names_an_unknown_entry(project_copy):
+    before = check(project_copy)
+    replace(project_copy / "domain.yml", "metadata: {content_id: callback_name}", "metadata: {content_id: callback_nam}")
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.code == "content.unknown_in_domain" and error.file == "domain.yml"
+    assert error.subject == "response 'utter_ask_callback_name'" and "did you mean 'callback_name'" in error.problem
+
+
+def test_domain_response_without_content_id(project_copy):
+    before = check(project_copy)
+    replace(project_copy / "domain.yml", "responses:\n", "responses:\n  utter_hello:\n    - text: Hi there!\n")
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.code == "content.response_without_id" and error.subject == "response 'utter_hello'"
+
+
+def test_entry_not_used_anywhere(project_copy):
+    before = check(project_copy)
+    append_entry(project_copy / APPROVED, "parking", "Parking is free behind the building.")
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.code == "content.unused" and error.subject == "entry 'parking'"
+    assert "EDITING.md" in error.fix
+
+
+def test_misspelt_entry_id_suggests_the_intended_one(project_copy):
+    before = check(project_copy)
+    replace(project_copy / APPROVED, "\nsession_length:\n", "\nsession_lenght:\n")
+    errors = new_errors(before, check(project_copy))
+    unused = only([f for f in errors if f.code == "content.unused"], "unused")
+    assert "did you mean 'session_length'" in unused.problem
+    assert any(f.code == "content.missing_required" and "'session_length'" in f.subject for f in errors)
+
+
+def test_topic_answered_by_a_rule_but_not_mapped_to_an_entry(project_copy):
+    """A new topic with intent, examples, entry and rule but no INTENT_CONTENT line."""
+    before = check(project_copy)
+    replace(project_copy / "domain.yml", "  - about_clinic\n", "  - about_clinic\n  - parking\n")
+    with open(project_copy / "data/nlu/topics.yml", "a") as f:
+        f.write("\n- intent: parking\n  examples: |\n"
+                + "".join(f"    - where do I park at the ketamine clinic {i}\n" for i in range(30)))
+    with open(project_copy / "data/rules/answers.yml", "a") as f:
+        f.write("  - rule: answer parking\n    steps:\n      - intent: parking\n      - action: action_answer\n")
+    append_entry(project_copy / APPROVED, "parking", "Parking is free behind the building.")
+    errors = new_errors(before, check(project_copy))
+    codes = sorted(f.code for f in errors)
+    assert codes == ["content.intent_not_mapped", "content.unused"], [f.format() for f in errors]
+    unmapped = findings(check(project_copy), "content.intent_not_mapped")[0]
+    assert unmapped.file == "data/rules/answers.yml" and "'fallback' reply" in unmapped.problem
+    # Completing the step in actions/answers.py clears both.
+    replace(project_copy / "actions/answers.py", '"contact": "contact",', '"contact": "contact",\n    "parking": "parking",')
+    assert not new_errors(before, check(project_copy))
+
+
+# --- training examples -------------------------------------------------------------
+
+def test_same_example_under_two_intents_ignoring_case_and_spaces(project_copy):
+    before = check(project_copy)
+    add_examples(project_copy / "data/nlu/topics.yml", "dose", ["How LONG is an   infusion Session"])
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.code == "nlu.duplicate_example" and error.file == "data/nlu/topics.yml"
+    assert "dose (data/nlu/topics.yml:" in error.problem and "session_length (data/nlu/topics.yml:" in error.problem
+
+
+def test_too_few_examples_default_and_per_intent(project_copy):
+    before = check(project_copy)
+    keep_examples(project_copy / "data/nlu/small_talk.yml", "thanks", 4)
+    keep_examples(project_copy / "data/nlu/routing.yml", "medical_question", 79)
+    keep_examples(project_copy / "data/nlu/topics.yml", "location", 29)
+    errors = {f.subject: f for f in new_errors(before, check(project_copy)) if f.code == "nlu.too_few_examples"}
+    assert set(errors) == {"intent 'thanks'", "intent 'medical_question'", "intent 'location'"}
+    assert "has 4 different examples; at least 10" in errors["intent 'thanks'"].problem
+    assert "at least 80" in errors["intent 'medical_question'"].problem
+    assert "at least 30" in errors["intent 'location'"].problem and "article topic" in errors["intent 'location'"].problem
+    assert "Add 6 or more" in errors["intent 'thanks'"].fix
+
+
+def test_minimums_come_from_the_config_file(project_copy):
+    before = check(project_copy)
+    replace(project_copy / "editorial/minimums.yml", "  medical_question: 80\n", "  medical_question: 80\n  greeting: 400\n")
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.subject == "intent 'greeting'" and "at least 400" in error.problem
+    assert "editorial/minimums.yml" in error.problem
+
+
+def test_exemption_for_a_component_no_longer_in_the_pipeline(project_copy):
+    before = check(project_copy)
+    replace(project_copy / "editorial/minimums.yml", "crisis: addons.crisis_detector.CrisisDetector",
+            "crisis: addons.gone.Gone")
+    errors = new_errors(before, check(project_copy))
+    assert any(f.code == "minimums.stale_exemption" and "'crisis'" in f.subject for f in errors)
+
+
+def test_examples_for_an_intent_missing_from_the_domain(project_copy):
+    before = check(project_copy)
+    with open(project_copy / "data/nlu/topics.yml", "a") as f:
+        f.write("\n- intent: parkng\n  examples: |\n    - where can I park\n")
+    errors = new_errors(before, check(project_copy))
+    assert any(f.code == "nlu.unknown_intent" and "'parkng'" in f.subject for f in errors)
+
+
+# --- rules and stories ---------------------------------------------------------------
+
+def test_story_with_unknown_intent_action_form_and_slot(project_copy):
+    before = check(project_copy)
+    (project_copy / "data/stories").mkdir(exist_ok=True)
+    (project_copy / "data/stories/new.yml").write_text(
+        'version: "3.1"\nstories:\n  - story: a typo in every step\n    steps:\n'
+        "      - intent: sesion_length\n      - action: action_anwser\n"
+        "      - active_loop: callback_frm\n      - slot_was_set:\n          - callback_nam: Ann\n")
+    errors = {f.code: f for f in new_errors(before, check(project_copy))}
+    assert set(errors) == {"flow.unknown_intent", "flow.unknown_action", "flow.unknown_form", "flow.unknown_slot"}
+    for f in errors.values():
+        assert f.file == "data/stories/new.yml" and f.subject == "story 'a typo in every step'"
+    assert "did you mean 'session_length'" in errors["flow.unknown_intent"].problem
+    assert "did you mean 'action_answer'" in errors["flow.unknown_action"].problem
+    assert errors["flow.unknown_intent"].line == 5 and errors["flow.unknown_action"].line == 6
+
+
+def test_rule_condition_and_test_stories_are_checked(project_copy):
+    before = check(project_copy)
+    replace(project_copy / "data/rules/handoff.yml", "- callback_requested: true", "- callback_requestd: true")
+    replace(project_copy / "tests/stories/test_topics.yml", "intent: session_length", "intent: session_lengths")
+    errors = new_errors(before, check(project_copy))
+    assert any(f.code == "flow.unknown_slot" and f.file == "data/rules/handoff.yml" for f in errors)
+    assert any(f.code == "flow.unknown_intent" and f.file == "tests/stories/test_topics.yml"
+               and f.subject.startswith("test story") for f in errors)
+
+
+# --- forbidden claims and buttons ------------------------------------------------------
+
+def test_forbidden_claim_in_approved_wording(project_copy):
+    (project_copy / "content/forbidden_claims.yml").write_text(VALID_FORBIDDEN)
+    before = check(project_copy)
+    set_field(project_copy / APPROVED, "multiple_sessions", "text", "One session cures most people.")
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.code == "content.forbidden_claim" and error.subject == "entry 'multiple_sessions'"
+    assert '"cures"' in error.problem and "Ketamine is not a cure." in error.problem
+    assert "content/forbidden_claims.yml" in error.fix
+
+
+def test_forbidden_claims_list_is_editable_and_checked(project_copy):
+    forbidden = project_copy / "content/forbidden_claims.yml"
+    forbidden.write_text(VALID_FORBIDDEN + "- pattern: '\\bpainless\\b'\n  why: Nobody can promise that.\n"
+                         "- pattern: '(unclosed'\n  why: A broken pattern.\n- pattern: 'no why'\n")
+    before_text = check(project_copy)
+    bad = findings(before_text, "forbidden.invalid")
+    assert {f.subject for f in bad} == {"item 5 pattern '(unclosed'", "item 6"}
+    set_field(project_copy / APPROVED, "session_length", "text", "Each infusion is painless and calm.")
+    error = only(new_errors(before_text, check(project_copy)), "error")
+    assert '"painless"' in error.problem and "Nobody can promise that." in error.problem
+
+
+def test_forbidden_claim_in_a_button_title(project_copy):
+    (project_copy / "content/forbidden_claims.yml").write_text(VALID_FORBIDDEN)
+    before = check(project_copy)
+    replace(project_copy / APPROVED, 'title: "How many sessions?"', 'title: "Guaranteed results?"')
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.code == "content.forbidden_claim" and "button 'Guaranteed results?'" in error.problem
+
+
+def test_button_payload_names_an_unknown_intent(project_copy):
+    before = check(project_copy)
+    replace(project_copy / APPROVED, "payload: /multiple_sessions", "payload: /multiple_session")
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.code == "content.button_unknown_intent" and error.subject.startswith("entry 'how_fast_it_works'")
+    assert "did you mean 'multiple_sessions'" in error.problem
+
+
+def test_every_finding_says_where_and_what_to_do(project_copy):
+    remove_entry(project_copy / APPROVED, "goodbye")
+    set_field(project_copy / APPROVED, "dose", "version", "0")
+    for f in check(project_copy).findings:
+        text = f.format()
+        assert f.file in text and f.subject in text and "What to do:" in text and f.fix

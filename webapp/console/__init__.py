@@ -1,0 +1,153 @@
+"""The staff console, mounted under ``/staff/`` of the web app.
+
+``register(app)`` adds its routes and two middlewares that cover every path
+under ``/staff`` (also routes added later, anywhere):
+
+* on the way in: deny by default. A route is open to anonymous visitors only
+  when it says so (``ctx_console_access="public"``: the sign-in form) or is a
+  static file under ``/staff/static/``; ``"admin"`` routes need an admin;
+  everything else needs a signed-in account. Every request other than
+  GET/HEAD/OPTIONS must carry the session's CSRF token (form field
+  ``csrf_token`` or header ``X-CSRF-Token``) and must not come from another
+  origin, or it gets 403.
+* on the way out: no caching of pages, a strict Content-Security-Policy, no
+  framing, no referrer.
+
+Without ``SESSION_SECRET`` (32+ characters) the console does not start: every
+``/staff`` path answers 503 and says why, and the rest of the site runs on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.parse
+
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+
+logger = logging.getLogger("webapp.console")
+
+PREFIX = "/staff"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
+                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def is_console_path(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+def access_of(request: Request) -> str:
+    """"public", "staff" or "admin": who may use the route this request matched."""
+    route = getattr(request, "route", None)
+    if route is None:
+        return "staff"
+    if getattr(route.ctx, "static", False) and request.path.startswith(PREFIX + "/static/"):
+        return "public"
+    access = getattr(route.ctx, "console_access", "staff")
+    return access if access in ("public", "staff", "admin") else "staff"
+
+
+def _same_origin(request: Request) -> bool:
+    """False when the browser says the request comes from another site (defence in depth:
+    the CSRF token and SameSite=Strict cookies are the main protection)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    if origin in ("", "null"):  # sandboxed frames, file: pages: never the console
+        return False
+    allowed = {o.strip().rstrip("/") for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()}
+    if origin.rstrip("/") in allowed:
+        return True
+    hosts = {request.headers.get("host", "")}
+    hosts.update(h.strip() for h in request.headers.get("x-forwarded-host", "").split(",") if h.strip())
+    return urllib.parse.urlsplit(origin).netloc in hosts
+
+
+def _refuse(status: int, message: str) -> response.HTTPResponse:
+    return response.text(message, status=status)
+
+
+def register(app: Sanic) -> None:
+    # Imported here, not at the top: ``python -m webapp.console.accounts`` (and
+    # ``.retention``) then run without this package having imported them first.
+    from webapp.console.auth import SESSION_COOKIE, Auth, AuthConfig, ConsoleConfigError, tokens_equal
+
+    try:
+        config = AuthConfig.from_env()
+    except ConsoleConfigError as e:
+        logger.error("Staff console disabled: %s", e)
+        _register_disabled(app, str(e))
+        return
+
+    from webapp.console.views import ConsoleState, build_blueprint
+
+    state = ConsoleState(Auth(config))
+    app.ctx.staff_console = state
+    app.blueprint(build_blueprint(state))
+
+    @app.on_request
+    async def console_guard(request: Request):
+        if not is_console_path(request.path):
+            return None
+        request.ctx.account = None
+        request.ctx.staff_session = None
+        access = access_of(request)
+        if access == "public" and request.path.startswith(PREFIX + "/static/"):
+            return None
+        resolved = state.auth.resolve(request.cookies.get(SESSION_COOKIE))
+        if resolved:
+            request.ctx.account, request.ctx.staff_session = resolved
+        unsafe = request.method not in SAFE_METHODS
+        if unsafe and not _same_origin(request):
+            return _refuse(403, "Refused: cross-origin request.")
+        if access == "public":
+            return None  # the sign-in form checks its own token (there is no session yet)
+        if not resolved:
+            if not unsafe:
+                target = request.path + (f"?{request.query_string}" if request.query_string else "")
+                return response.redirect(f"{PREFIX}/login?" + urllib.parse.urlencode({"next": target}))
+            return _refuse(403, "Refused: sign in first.")
+        if access == "admin" and request.ctx.account.role != "admin":
+            return _refuse(403, "Refused: this page is for admins.")
+        if unsafe:
+            sent = request.headers.get("x-csrf-token") or (request.form.get("csrf_token")
+                                                            if request.form else None)
+            if not tokens_equal(sent, request.ctx.staff_session.csrf_token):
+                logger.warning("CSRF token missing or wrong: %s %s by '%s'", request.method,
+                               request.path, request.ctx.account.username)
+                return _refuse(403, "Refused: the form had expired or was not sent from the console. "
+                                    "Reload the page and try again.")
+        return None
+
+    @app.on_response
+    async def console_headers(request: Request, resp):
+        if resp is None or not is_console_path(request.path):
+            return
+        for name, value in SECURITY_HEADERS.items():
+            resp.headers.setdefault(name, value)
+        if not request.path.startswith(PREFIX + "/static/"):
+            resp.headers["Cache-Control"] = "no-store"
+
+
+def _register_disabled(app: Sanic, reason: str) -> None:
+    bp = Blueprint("staff_console_disabled", url_prefix=PREFIX)
+    message = ("The staff console is not running: " + reason +
+               ". Set SESSION_SECRET and restart the web app.")
+
+    @bp.route("/", methods=["GET", "POST"])
+    async def disabled_root(_: Request):
+        return _refuse(503, message)
+
+    @bp.route("/<rest:path>", methods=["GET", "POST"])
+    async def disabled(_: Request, rest: str):
+        return _refuse(503, message)
+
+    app.blueprint(bp)

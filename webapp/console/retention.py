@@ -1,0 +1,165 @@
+"""Retention: delete conversations and callback requests older than N days.
+
+    python -m webapp.console.retention --days 180      # default: RETENTION_DAYS or 180
+    python -m webapp.console.retention --dry-run       # only count
+
+A conversation is old when its *latest* event is older than the cutoff; then
+all its events go (every session of that sender), with the console's note on
+it. Callback requests go when they were made before the cutoff. The audit log
+records how many of each were deleted (it is not itself purged).
+
+This is the one place that writes to Rasa's tracker store. Run it daily, for
+example from cron: ``15 3 * * * cd /srv/clinic && .venv/bin/python -m webapp.console.retention``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import sys
+from dataclasses import asdict, dataclass
+from typing import List, Optional
+
+from sqlalchemy import bindparam, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from actions.callback_store import CallbackRequest
+from webapp.console import audit
+from webapp.console.conversations import tracker_db_url
+from webapp.console.models import ConversationReview, session_factory, utcnow
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DAYS = 180
+CHUNK = 500
+
+OLD_SENDERS = ("SELECT sender_id FROM events GROUP BY sender_id "
+               "HAVING MAX(timestamp) < :cutoff")
+DELETE_OLD = text(
+    "DELETE FROM events WHERE sender_id IN :senders AND NOT EXISTS ("
+    "SELECT 1 FROM events AS newer WHERE newer.sender_id = events.sender_id "
+    "AND (newer.timestamp >= :cutoff OR newer.timestamp IS NULL))"
+).bindparams(bindparam("senders", expanding=True))
+STILL_THERE = text("SELECT DISTINCT sender_id FROM events WHERE sender_id IN :senders").bindparams(
+    bindparam("senders", expanding=True))
+
+
+def default_days() -> int:
+    raw = os.environ.get("RETENTION_DAYS") or str(DEFAULT_DAYS)
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"RETENTION_DAYS must be a whole number of days, not {raw!r}")
+
+
+@dataclass
+class PurgeResult:
+    days: int
+    cutoff: str
+    conversations: int = 0
+    events: int = 0
+    callback_requests: int = 0
+    reviews: int = 0
+    dry_run: bool = False
+
+
+def _tracker_exists(url: str) -> bool:
+    parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite"):
+        return bool(parsed.database) and os.path.exists(parsed.database)
+    return True
+
+
+def purge(days: int, actor: str, ip: str = "", role: str = "", dry_run: bool = False,
+          tracker_url: Optional[str] = None, clinic_url: Optional[str] = None,
+          now: Optional[dt.datetime] = None) -> PurgeResult:
+    """Delete what is older than ``days`` days (or only count it); audited either way."""
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(days=days)
+    cutoff_ts = cutoff.replace(tzinfo=dt.timezone.utc).timestamp()
+    result = PurgeResult(days=days, cutoff=cutoff.isoformat(timespec="seconds") + "Z", dry_run=dry_run)
+    tracker_url = tracker_url or tracker_db_url()
+
+    gone: List[str] = []
+    if _tracker_exists(tracker_url):
+        engine = create_engine(tracker_url, future=True)
+        try:
+            with engine.connect() as conn:
+                try:
+                    senders = [r[0] for r in conn.execute(text(OLD_SENDERS), {"cutoff": cutoff_ts})]
+                except SQLAlchemyError as e:
+                    if "no such table" in str(e).lower() or "does not exist" in str(e).lower():
+                        senders = []
+                    else:
+                        raise
+                conn.rollback()
+                for start in range(0, len(senders), CHUNK):
+                    chunk = senders[start:start + CHUNK]
+                    if dry_run:
+                        result.events += conn.execute(
+                            text("SELECT COUNT(*) FROM events WHERE sender_id IN :senders").bindparams(
+                                bindparam("senders", expanding=True)), {"senders": chunk}).scalar_one()
+                        gone.extend(chunk)
+                        continue
+                    with conn.begin():
+                        deleted = conn.execute(DELETE_OLD, {"senders": chunk, "cutoff": cutoff_ts})
+                        result.events += max(deleted.rowcount or 0, 0)
+                        survivors = {r[0] for r in conn.execute(STILL_THERE, {"senders": chunk})}
+                    gone.extend(s for s in chunk if s not in survivors)
+        finally:
+            engine.dispose()
+    result.conversations = len(gone)
+
+    with session_factory(clinic_url)() as session:
+        old_requests = session.query(CallbackRequest).filter(CallbackRequest.created_at < cutoff)
+        reviews = session.query(ConversationReview)
+        if dry_run:
+            result.callback_requests = old_requests.count()
+            result.reviews = sum(reviews.filter(ConversationReview.sender_id.in_(gone[i:i + CHUNK])).count()
+                                 for i in range(0, len(gone), CHUNK))
+        else:
+            result.callback_requests = old_requests.delete(synchronize_session=False)
+            for i in range(0, len(gone), CHUNK):
+                result.reviews += (reviews.filter(ConversationReview.sender_id.in_(gone[i:i + CHUNK]))
+                                   .delete(synchronize_session=False))
+            session.commit()
+
+    detail = asdict(result)
+    if dry_run:
+        logger.info("Retention dry run (%d days): %s", days, detail)
+    else:
+        audit.record(actor, "purge", f"older_than:{days}d", detail, ip=ip, role=role, url=clinic_url)
+        logger.info("Retention purge by %s (%d days): %s", actor, days, detail)
+    return result
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m webapp.console.retention", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=None,
+                        help=f"keep this many days (default: RETENTION_DAYS or {DEFAULT_DAYS})")
+    parser.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    args = parser.parse_args(argv)
+    days = args.days if args.days is not None else default_days()
+    if days < 1:
+        print("error: --days must be at least 1", file=sys.stderr)
+        return 2
+    from webapp.console.accounts import _cli_actor
+
+    result = purge(days, _cli_actor(), dry_run=args.dry_run)
+    verb = "Would delete" if args.dry_run else "Deleted"
+    print(f"{verb} {result.conversations} conversation(s) ({result.events} events), "
+          f"{result.callback_requests} callback request(s) and {result.reviews} review note(s) "
+          f"older than {days} days (before {result.cutoff}).")
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sys.exit(main())
