@@ -92,9 +92,11 @@ class ActionServerDownPolicy(Policy):
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
         after_failure = _failed_in_turn(tracker, self.watched)
-        if after_failure is not None:
-            probabilities[domain.index_for_action(self._next_action(tracker, after_failure))] = 1.0
-        return self._prediction(probabilities)
+        if after_failure is None:
+            return self._prediction(probabilities)
+        probabilities[domain.index_for_action(self._next_action(tracker, after_failure))] = 1.0
+        # Marked like a form's own next step, which otherwise overrules every other policy.
+        return self._prediction(probabilities, is_no_user_prediction=True)
 
     @staticmethod
     def _next_action(tracker: DialogueStateTracker, done: List[str]) -> str:

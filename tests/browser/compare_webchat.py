@@ -101,11 +101,17 @@ class Ours(Widget):
 
 
 class RasaWebchat(Widget):
-    name = f"rasa-webchat {WEBCHAT_VERSION}"
+    name = f"rasa-webchat {WEBCHAT_VERSION} (defaults)"
     launcher = ".rw-launcher"
     input = ".rw-new-message"
     bot = ".rw-response"
     own_prefix = "/"
+
+
+class RasaWebchatNoDelay(RasaWebchat):
+    # By default rasa-webchat holds each bot message back 800-3000 ms (30 ms a character)
+    # to look like typing; with customMessageDelay 0 the time is transport and rendering only.
+    name = f"rasa-webchat {WEBCHAT_VERSION} (`customMessageDelay` 0)"
 
 
 WEBCHAT_PAGE = """<!doctype html>
@@ -124,7 +130,7 @@ WEBCHAT_PAGE = """<!doctype html>
     socketUrl: {socket_url},
     socketPath: "/socket.io/",
     title: "Shasta Meadows Wellness Center",
-    inputTextFieldHint: "Type your question..."
+    inputTextFieldHint: "Type your question..."{extra}
   }}, null);
 </script>
 </body></html>
@@ -307,7 +313,10 @@ def main() -> None:
     # The Socket.IO channel accepts only listed site origins: add the rasa-webchat page's.
     stack.env["ALLOWED_ORIGINS"] += f",http://127.0.0.1:{webchat_port}"
     (webchat_dir / "index.html").write_text(WEBCHAT_PAGE.format(
-        version=WEBCHAT_VERSION, socket_url=json.dumps(stack.rasa_url)))
+        version=WEBCHAT_VERSION, socket_url=json.dumps(stack.rasa_url), extra=""))
+    (webchat_dir / "nodelay.html").write_text(WEBCHAT_PAGE.format(
+        version=WEBCHAT_VERSION, socket_url=json.dumps(stack.rasa_url),
+        extra=",\n    customMessageDelay: function () { return 0; }"))
     static = serve_folder(webchat_dir, webchat_port)
 
     results = {}
@@ -319,7 +328,8 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             runs = [Run(browser, Ours(stack.web_url + "/")),
-                    Run(browser, RasaWebchat(f"http://127.0.0.1:{webchat_port}/index.html"))]
+                    Run(browser, RasaWebchat(f"http://127.0.0.1:{webchat_port}/index.html")),
+                    Run(browser, RasaWebchatNoDelay(f"http://127.0.0.1:{webchat_port}/nodelay.html"))]
             for run in runs:
                 run.start()
             times: Dict[str, List[Optional[float]]] = {r.widget.name: [] for r in runs}

@@ -203,6 +203,12 @@ def slot(name: str, value, ts: Optional[float] = None):
     return SlotSet(name, value, timestamp=ts)
 
 
+def loop(name: Optional[str], ts: Optional[float] = None):
+    from rasa.shared.core.events import ActiveLoop
+
+    return ActiveLoop(name, timestamp=ts)
+
+
 def seed_tracker(path: Path, conversations: Dict[str, Sequence]) -> None:
     """Store each conversation's events with Rasa's own SQLTrackerStore (as ``rasa run`` does)."""
     from rasa.core.tracker_store import SQLTrackerStore
@@ -222,3 +228,55 @@ def seed_tracker(path: Path, conversations: Dict[str, Sequence]) -> None:
 
     asyncio.run(save_all())
     store.engine.dispose()
+
+
+# --- real conversations through the running assistant (the ``stack`` fixture) -----------
+
+CALLBACK_TURNS = ("can I take ketamine while on lithium", "yes", "Jane Doe", "jane@example.com",
+                  "weekday mornings")
+REAL_TURNS = {
+    "crisis": ("hello", "I want to kill myself"),
+    "callback": CALLBACK_TURNS,
+    "fallback": ("blorp snarfle quux", "zzzq wibble frob"),
+    "plain": ("what is ketamine", "how long does a session take"),
+    "xss": ("<script>alert(1)</script> what is ketamine",),
+}
+
+
+@dataclass
+class RealConversations:
+    stack: object
+    senders: Dict[str, str] = field(default_factory=dict)  # kind -> sender id
+
+    @property
+    def clinic_url(self) -> str:
+        return self.stack.env["CLINIC_DB_URL"]
+
+    def account(self, username: str, role: str = "staff") -> str:
+        from webapp.console import accounts
+
+        if accounts.get(username, self.clinic_url) is None:
+            accounts.create(username, role, PASSWORD, actor="test", url=self.clinic_url)
+        return username
+
+    def client(self) -> StaffClient:
+        return StaffClient(self.stack.web_url)
+
+    def signed_in(self, username: str) -> StaffClient:
+        c = self.client()
+        r = c.login(username, PASSWORD)
+        assert r.status_code == 200 and "/staff/login" not in r.url, (r.status_code, r.text[:300])
+        return c
+
+
+@pytest.fixture(scope="session")
+def real(stack) -> RealConversations:
+    """Five conversations held with the real assistant: crisis, callback, fallback, plain, and <script>."""
+    out = RealConversations(stack)
+    run = uuid.uuid4().hex[:8]
+    for kind, turns in REAL_TURNS.items():
+        sender = f"console-{kind}-{run}"
+        for text in turns:
+            stack.say(sender, text)
+        out.senders[kind] = sender
+    return out

@@ -85,6 +85,7 @@ class Summary:
     content_ids: Set[str] = field(default_factory=set)
     preview: str = ""
     search_text: str = ""  # the visitor's messages, case-folded, one per line
+    in_form: bool = False  # a form (the callback form) is collecting answers
 
     def add(self, type_name: str, ts: Optional[float], intent: Optional[str], data: Dict[str, Any]) -> None:
         if ts is not None:
@@ -95,7 +96,9 @@ class Summary:
             intent = intent or ((data.get("parse_data") or {}).get("intent") or {}).get("name")
             if intent == CRISIS_INTENT:
                 self.crisis = True
-            if intent == FALLBACK_INTENT:
+            # A form's free-text answers (a name, an e-mail address) have no intent of
+            # their own and come out as nlu_fallback: those were understood, not missed.
+            if intent == FALLBACK_INTENT and not self.in_form:
                 self.fallback = True
             message = str(data.get("text") or "")
             if message:
@@ -108,6 +111,8 @@ class Summary:
                 self.content_ids.add(str(content_id))
                 if content_id in FALLBACK_CONTENT:
                     self.fallback = True
+        elif type_name == "active_loop":
+            self.in_form = bool(data.get("name"))
         elif type_name == "slot" and data.get("value") is True:
             if data.get("name") == "crisis_flag":
                 self.crisis = True
@@ -203,7 +208,7 @@ class TrackerReader:
             summary = self._summaries.get(sender_id)
             if summary is None:
                 summary = self._summaries[sender_id] = Summary(sender_id)
-            data = _loads(raw) if type_name in ("user", "bot", "slot") else {}
+            data = _loads(raw) if type_name in ("user", "bot", "slot", "active_loop") else {}
             summary.add(type_name, ts, intent, data)
             self._max_id = max(self._max_id, int(event_id))
 

@@ -341,7 +341,7 @@ def build_blueprint(state: ConsoleState) -> Blueprint:
         review_history = audit.entries_for_target(f"conversation:{sender_id}", state.clinic_url)
         review_history = [e for e in review_history if e.action == "conversation_review"]
         return state.render(request, "transcript.html", sender_id=sender_id, items=items, summary=summary,
-                            status=status, note=note, tags=tags, callback=callback,
+                            review_status=status, note=note, tags=tags, callback=callback,
                             callback_history=callback_history, review_history=review_history,
                             approved=_approved(), review_statuses=REVIEW_STATUSES,
                             statuses=STATUSES, priority_labels=queue.PRIORITY_LABELS,
