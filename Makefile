@@ -6,7 +6,7 @@ RASA  := $(VENV)/bin/rasa
 MODEL := models/clinic.tar.gz
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard addons/*.py)
 
-.PHONY: run test shell train validate content-report reload bench run-prod
+.PHONY: run test shell train validate content-report reload bench run-prod staff-admin retention
 
 ## run: set up, train if needed, start action server :5055, Rasa :5005 and web app :8080
 run: $(MODEL)
@@ -44,6 +44,14 @@ bench: $(VENV)/.installed
 ## run-prod: two Rasa servers, action server and web app on PostgreSQL and Redis
 run-prod: $(MODEL)
 	scripts/run_prod.sh
+
+## staff-admin: create a staff console admin (make staff-admin NAME=ann; asks for the password)
+staff-admin: $(VENV)/.installed
+	. scripts/env.sh && $(PY) -m webapp.console.accounts create --username $(NAME) --role admin
+
+## retention: delete conversations and callback requests older than RETENTION_DAYS (180)
+retention: $(VENV)/.installed
+	. scripts/env.sh && $(PY) -m webapp.console.retention
 
 $(VENV)/.installed: requirements.txt constraints.txt
 	@test -x $(PY) || { PYTHON310=$$(scripts/find_python.sh) && $$PYTHON310 -m venv $(VENV); }

@@ -25,10 +25,10 @@ from addons.nlu_intent import intent_of, override_intent, text_of
 
 # Words without which a classifier's crisis guess is not believed.
 DISTRESS = re.compile(
-    r"\b(die|dying|dead|death|kill\w*|suicid\w*|hurt\w*|harm\w*|pills?|overdos\w*|end\w*|"
-    r"alive|live|living|life|gone|disappear\w*|hopeless|worthless|burden|better off|"
+    r"\b(die|dying|dead|death|kill\w*|suicid\w*|hurt\w*|harm\w*|pills?|overdos\w*|"
+    r"alive|live|living|life|hopeless|worthless|burden|better off|"
     r"give up|giving up|can'?t go on|cut\w*|bleed\w*|jump\w*|bridge|gun|rope|hang\w*|"
-    r"point|anymore|exist\w*|wake up|goodbye|unsafe|danger\w*|emergency)\b",
+    r"wake up|note|end (it|things|everything))\b",
     re.IGNORECASE,
 )
 
@@ -39,7 +39,7 @@ class CrisisDetector(GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"intent": "crisis", "untrusted_intent": "nlu_fallback", "min_confidence": 0.6}
+        return {"intent": "crisis", "untrusted_intent": "nlu_fallback", "min_confidence": 0.8}
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         self.intent = config["intent"]

@@ -42,16 +42,7 @@ _CONFUSABLES = str.maketrans(
 # "hello!" are left alone; "$" and "@" also at the start of a word ("$uicide").
 _LEET_MAP = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
              "@": "a", "$": "s", "!": "i", "|": "l"}
-_LEET = re.compile(r"[013457@$!|](?=[a-z])")
-
-
-def _unleet(m: "re.Match[str]") -> str:
-    """Map one leet character if a letter precedes it ("$"/"@" may also start a word)."""
-    c, i = m.group(), m.start()
-    prev = m.string[i - 1] if i else " "
-    if "a" <= prev <= "z" or (c in "$@" and not prev.isalnum()):
-        return _LEET_MAP[c]
-    return c
+_LEET = re.compile(r"[013457@$!|](?=[a-z])")  # the letter before is checked in _unleet
 # An ellipsis is a pause inside a sentence ("i want to... die"): keep it joined.
 _ELLIPSIS = re.compile(r"\.{2,}")
 # Sentence ends become a " . " token so that word gaps in the patterns never
@@ -62,6 +53,15 @@ _NON_ALNUM = re.compile(r"[^a-z0-9. ]+")
 # that must survive this use tolerant spellings (k+i*l+, di+e+, sle+p).
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 _SPACES = re.compile(r" {2,}")
+
+
+def _unleet(m: "re.Match[str]") -> str:
+    """Map one leet character if a letter precedes it ("$"/"@" may also start a word)."""
+    c, i = m.group(), m.start()
+    prev = m.string[i - 1] if i else " "
+    if "a" <= prev <= "z" or (c in "$@" and not prev.isalnum()):
+        return _LEET_MAP[c]
+    return c
 
 
 def normalize(text: str) -> str:
@@ -101,9 +101,10 @@ _FRAGMENTS = {
               r"|let me|would like|id like|i d like|trying|try|tried|should|considering|contemplating"
               r"|thinking about|thought about|think about|thinking of|thought of|think of"
               r"|talking about|talks about|talked about|threatening|threatened|threatens"
-              r"|plan|plans|planning|planned|decided|deciding)",
-    # DESIRE plus plain future/ability ("gonna end it", "might end it all").
-    "INTENT": r"(?:want|wants|wanted|wanting|wanna|wana|wnt|wish|wishes|wished|hope|hoping|ready"
+              r"|plan|plans|planning|planned|decided|deciding|feel like|feeling like)",
+    # DESIRE plus plain future, ability and urgency ("gonna end it", "might end it",
+    # "i'll end it", "should just end it", "time to end it").
+    "INTENT": r"(?:want|wants|wanted|wanting|wanna|wana|wnt|wish|wishes|wished|hope|hoping|ready|ill"
               r"|tempted|urge|urges|trying|try|tried|should|going|goin|gonna|gunna|gona|need|needs"
               r"|might|might as well|could|will|would like|id like|time|decided|deciding|plan|plans"
               r"|planning|planned|considering|contemplating|thinking about|thought about|think about"
@@ -160,14 +161,17 @@ def _expand(rx: str) -> str:
 
 CRISIS_PATTERNS: List[Tuple[str, Tuple[str, ...], str]] = [
     # suicide / suicidal and their misspellings: suicde, sucide, suiside, suicidial.
-    ("suicide", ("su",), r"\bsu+[ie]?[cs]+i?[dt]+(?:e|es|ed|al|ial|ally|ality|ing|s)?\b"),
+    ("suicide", ("su",),
+     r"\bsu+[ie]?[cs]+i?[dt]+(?:e|es|ed|al|ial|ally|ality|ing|s)?\b"),
     # Internet euphemisms: unalive, sewerslide, self-delete, kms, kys, toaster bath.
-    ("suicide_slang", ("aliv", "slid", "delet", "kms", "kys", "toaster"), r"\b(?:un ?aliv(?:e|ed|es|ing)|sewer ?slid(?:e|ing)|self ?delet(?:e|ed|ing|ion)"
-                      r"|kms|kys|toaster bath)\b"),
+    ("suicide_slang", ("aliv", "slid", "delet", "kms", "kys", "toaster"),
+     r"\b(?:un ?aliv(?:e|ed|es|ing)|sewer ?slid(?:e|ing)|self ?delet(?:e|ed|ing|ion)|kms|kys"
+     r"|toaster bath)\b"),
     # kill myself / kil myself / killing herself.
-    ("kill_self", ("sel", "sef", "slef"), r"\bk+i*l+(?:s|ed|ing|in)? <SELF>\b"),
+    ("kill_self", ("sel", "sef", "slef"),
+     r"\bk+i*l+(?:s|ed|ing|in)? <SELF>\b"),
     # Wanting someone or something else to end one's life.
-    ("wish_killed", ("kill", "take", "end", "shoot", "run", "hit"),
+    ("wish_killed", (" kill", " take", " end", " shoot", " run", " hit"),
      r"\b(?:want|wish|hope|hoping|pray|praying|need|begging|please)(?: (?:that|for|if|just))?"
      r" (?:(?:someone|somebody|some one|something|god|a car|a truck|a bus|a train|cancer|the cancer"
      r"|death|a bullet|lightning|it|you) (?:would|to|could|will|can|might|should)"
@@ -175,15 +179,19 @@ CRISIS_PATTERNS: List[Tuple[str, Tuple[str, ...], str]] = [
      r"|(?:someone|somebody|something|a car|a truck|a bus|a train|cancer|death|a bullet|lightning)"
      r" (?:kills|takes|ends|shoots|runs over|hits)) me\b"),
     # want to die / wish I was dead / wish I was never born / let me die.
-    ("want_to_die", (" di", " dying", " dead", "alive", "born", "exist", "wake"), r"\b<DESIRE>\b<FILL>{0,5} (?:di+e+d?|dying|(?:be|was|were|am|being) dead|not be alive"
-                    r"|not alive|never been born|never born|not have been born|wasnt born|not exist"
-                    r"|not to exist|didnt exist|did not exist|stop existing|cease to exist|not wake up)\b"),
+    ("want_to_die", (" di", " dying", " dead", "alive", "born", "exist", "wake", "stop living"),
+     r"\b<DESIRE>\b<FILL>{0,5} (?:di+e+d?|dying|(?:be|was|were|am|being) dead|not be alive|not alive"
+     r"|never been born|never born|not have been born|wasnt born|not exist|not to exist|didnt exist"
+     r"|did not exist|stop existing|cease to exist|not wake up"
+     r"|stop living(?! (?:in|with|like|paycheck|for|beyond|off|on)\b))\b"),
     # "going to die tonight": a stated time or means turns it into a plan.
-    ("dying_soon", (" di",), r"\b(?:going|gonna|gunna|goin) (?:to )?di+e+ (?:tonight|today|soon by|by my own hand)\b"),
+    ("dying_soon", (" di",),
+     r"\b(?:going|gonna|gunna|goin) (?:to )?di+e+ (?:tonight|today|soon by|by my own hand)\b"),
     # better off dead / better off without me / easier if I wasn't here.
     ("better_off_without_me", ("better", "happier", "easier", "best"),
      r"\b(?:better|happier|easier|best) (?:off |place )?(?:for (?:everyone|everybody|them|all of them"
-     r"|my family|the world|my kids|the people i love) )?(?:dead\b|with me (?:gone|dead|out of the (?:way|picture))"
+     r"|my family|the world|my kids|the people i love) )?"
+     r"(?:dead\b|with me (?:gone|dead|out of the (?:way|picture))"
      r"|without me(?:$| \.| (?:around|here|in (?:it|the picture|their lives|their life|this world|the world)"
      r"|anyway|honestly|i|im|and|so|lol|tbh)\b)"
      r"|(?:when|once|if) i(?:m| am)? gone\b"
@@ -192,11 +200,12 @@ CRISIS_PATTERNS: List[Tuple[str, Tuple[str, ...], str]] = [
      r"|if i (?:\w+ ){0,2}?(?:died|disappeared|was gone|were gone|was dead|were dead|killed myself"
      r"|left (?:forever|for good))\b)"),
     # Perceived burdensomeness: "I'm a burden to everyone".
-    ("burden", ("burden",), r"\b(?:im|i am|i m|ive become|i have become|feel like|feel like im|just)"
-               r"(?: (?:just|such|only|nothing but|always|a|an|huge|big|total|the))* burden"
-               r" (?:to|on|for) (?:everyone|everybody|my family|my kids|my parents|my wife|my husband"
-               r"|my partner|my friends|the people|them all|all of them|the world|those i love"
-               r"|people i love)\b"),
+    ("burden", ("burden",),
+     r"\b(?:im|i am|i m|ive become|i have become|feel like|feel like im|just)"
+     r"(?: (?:just|such|only|nothing but|always|a|an|huge|big|total|the))* burden"
+     r" (?:to|on|for) (?:everyone|everybody|my family|my kids|my parents|my wife|my husband"
+     r"|my partner|my friends|the people|them all|all of them|the world|those i love"
+     r"|people i love)\b"),
     # "No one would miss me" / "nobody would care if I died".
     ("nobody_would_miss_me", ("nobody", "no one", "noone", "no body", "single person"),
      r"\b(?:no ?one|nobody|no body|not a single person)(?: else)?(?: (?:would|will|wouldnt|is going to"
@@ -214,12 +223,14 @@ CRISIS_PATTERNS: List[Tuple[str, Tuple[str, ...], str]] = [
      r"|be alive|being alive|stay alive|staying alive|(?:go on|going on|keep going|keep living"
      r"|carry on|carrying on|try anymore|trying anymore|anything anymore)<CLAUSE_END>)"),
     # nothing to live for / life isn't worth living / my life is pointless.
-    ("life_not_worth_living", ("live", "worth", "alive", "exist", "pointless", "meaningless"),
+    ("life_not_worth_living", (" live for", "worth", "alive", "existing", "pointless", "meaningless",
+      "has no", "holds no"),
      r"\b(?:nothing (?:left )?(?:to|2) live for|(?:not|nothing|isnt|aint|no longer)(?: really)? worth living"
      r"(?! (?:in|at|near|with|there|here)\b)|hate (?:being alive|existing)"
      r"|(?:life|living|my life|existence|my existence|being alive|life itself) (?:is|isnt|is not|aint|s"
      r"|has become|feels|feels so)(?: \w+){0,2}? (?:worthless|pointless|meaningless|not worth (?:it|living)"
-     r"|worth nothing|not worth it anymore))\b"),
+     r"|worth nothing|not worth it anymore)"
+     r"|(?:life|my life|living|existence|my existence) (?:has|holds) no (?:meaning|purpose|point|value))\b"),
     # I don't want to live / to be alive / to exist / to be here anymore.
     ("dont_want_to_live", ("dont", "don t", "do not", "dnt", "doesnt", "does not", "didnt", "did not",
       "never", "no longer"),
@@ -238,25 +249,29 @@ CRISIS_PATTERNS: List[Tuple[str, Tuple[str, ...], str]] = [
      r"|existing|this life|it all|my life|being here)(?! (?:in|near|at|on|with|by|here|there)\b)"
      r"|give up on (?:life|living)|giving up on (?:life|living)|gave up on (?:life|living))\b"),
     # end my life / take my own life / ending her life (not "take my life back").
-    ("end_my_life", (" li", " end"),
+    ("end_my_life", (" life", " lives", " lif ", "sel", "sef", "slef"),
      r"\b(?:end|ending|ended|ends|take|taking|took|taken|takes) (?:my|his|her|their|your|our|me|this|ones)"
      r" (?:own )?li(?:fe|ves|f)\b(?! (?:back|savings|insurance|in (?:my|your|his|her|their) (?:own )?hands"
      r"|into|expectancy|sentence|cycle|coach|story|lesson|lessons|goals|style|experience)\b)"
      r"|\bend(?:ing)? <SELF>\b"),
     # end it all / ending things forever / end everything tonight.
-    ("end_it_all", (" end",),
+    ("end_it_all", tuple(f" {v} {o} " for v in ("end", "ending", "ended", "ends")
+                          for o in ("it", "things", "everything", "this")),
      r"\bend(?:ing|ed|s)? (?:it|things|everything|this) (?:all|for good|forever|tonight|once and for all"
      r"|permanently)\b"),
     # "I want to end it" / "my friend says she wants to end it" / "should just end it".
-    ("want_to_end_it", (" end",),
+    ("want_to_end_it", tuple(f" {v} {o}" for v in ("end", "ending") for o in
+                              ("it", "things", "everything", "my suffering", "the suffering")),
      r"\b<INTENT>\b<FILL>{0,4} end(?:ing)? (?:it|things|everything|my suffering|the suffering|it now)\b"
      r"(?! (?:with|between|early|for (?:now|today|the day)|on a|on good|at|nicely|politely|gracefully"
      r"|amicably|there)\b)"),
     # "I just want it all to stop (forever)" / "I want everything to end".
     ("make_it_all_stop", (" stop", " end", " over"),
      r"\b(?:want|wanna|wish|need|hope|pray|praying)(?: (?:to|just|really|so|badly|for|that))*"
-     r" (?:(?:it all|everything|all of it|my life|life|existing|my existence|it) (?:all )?(?:to |would |could )?"
+     r" (?:(?:it all|everything|all of it|my life|life|existing|my existence) (?:all )?(?:to |would |could )?"
      r"(?:stop|end|be over|was over|were over)(?! \w+ing)\b"
+     # a bare "it" only when nothing follows ("i just want it to end", not "...to end at 5")
+     r"|it (?:to |would |could )?(?:all )?(?:stop|end|be over|was over|were over)<END>"
      r"|(?:it|this|the pain|this pain|the hurting) (?:to |would |could )?(?:stop|end|be over)"
      r" (?:forever|for good|permanently|once and for all))"),
     # want to sleep forever / sleep and never wake up.
@@ -264,7 +279,8 @@ CRISIS_PATTERNS: List[Tuple[str, Tuple[str, ...], str]] = [
      r"\b(?:<DESIRE>\b<FILL>{0,5} (?:go to |fall )?(?:sle+p|asle+p) (?:forever|for ever|permanently"
      r"|for good|eternally)"
      r"|(?:sle+p|asle+p|bed|lie down|lay down)(?: \w+){0,3}? (?:and|then|n) (?:never|not|just not|wont"
-     r"|dont|wouldnt) (?:ever )?wake(?: up)?(?! (?:early|late|on time|before|until|till|at|in time|the|for)\b)"
+     r"|dont|wouldnt) (?:ever )?wake(?: up)?"
+     r"(?! (?:early|late|on time|before|until|till|at|in time|the|for)\b)"
      r"|never (?:wake|waking|woke) up again)\b"),
     # "I hope I don't wake up" / "I wish I never woke up".
     ("not_wake_up", ("wak", "wok"),
@@ -272,7 +288,8 @@ CRISIS_PATTERNS: List[Tuple[str, Tuple[str, ...], str]] = [
      r" (?:dont|do not|never|wont|will not|wouldnt|would not|not|didnt|did not) (?:ever )?(?:wake|woke)"
      r"(?: up)?(?=$| \.| (?:again|tomorrow|in the morning|this morning|anymore|ever|i|and)\b)"),
     # want to disappear / vanish / be gone forever (not "want to disappear for a weekend").
-    ("disappear", ("disappear", "vanish", " fade", "exist", " here ", " around ", "alive", " gone", "evaporate"),
+    ("disappear", ("disappear", "vanish", " fade", "exist", " here ", " around ", "alive",
+      " gone", "evaporate"),
      r"\b<DESIRE>\b<FILL>{0,5} (?:disappear|vanish|fade away|cease to exist|stop existing|not exist"
      r"|not be here|not be around|not be alive|be gone|evaporate)"
      r"(?=$| \.| (?:forever|for good|permanently|from (?:this|the) (?:world|earth|planet)|completely"
@@ -290,7 +307,7 @@ CRISIS_PATTERNS: List[Tuple[str, Tuple[str, ...], str]] = [
      r"|mutilate|mutilating)(?: up)? <SELF>\b"),
     # Cuts to wrists/veins/throat, or to arms/thighs (plural: the self-harm pattern).
     ("cut_wrists", ("wrist", "vein", "throat", "thigh", "arm", "skin", "neck"),
-     r"\b(?:cut|cuts|cutting|slit|slitting|slice|slicing|slash|slashing|carve|carving|open|opening)"
+     r"\b(?:cut|cuts|cutting|slit|slitting|slice|slicing|slash|slashing|carve|carving)"
      r" (?:my|his|her|their|your|both) (?:wrists?|veins?|throat|thighs|arms|forearms)\b"
      r"|\b(?:razor|blade|knife|glass) (?:to|on|against|across) (?:my|his|her) (?:wrists?|arms?|skin|thighs?"
      r"|throat|neck|veins?)\b"),
@@ -314,18 +331,25 @@ CRISIS_PATTERNS: List[Tuple[str, Tuple[str, ...], str]] = [
      r"|\bod(?:ed|ing|d)? on\b"),
     # Took/ate/swallowed a bottle / a handful / too many pills (not "took my pills").
     ("took_pills", (" took", " tak", " swallow", " pop", " down", " chug", " gulp", " ingest", " ate",
-      " eat"),
+      " eat", " drink", " drank"),
      r"\b(?:took|taken|swallowed|popped|downed|chugged|gulped|ingested|ate|eaten"
      r"|(?:going to|gonna|want to|wanna|about to|plan to|planning to|thinking about|thinking of"
      r"|tempted to|might|could just|ready to) (?:take|taking|swallow|swallowing|eat|down|pop))"
-     r"(?: (?:just|all|like))? (?:a (?:whole )?bunch|a lot|lots|a handful|handfuls|a (?:whole |full |entire )?"
+     r"(?: (?:just|all|like))? (?:a (?:whole )?bunch|a lot|lots|a handful|handfuls"
+     r"|a (?:whole |full |entire )?"
      r"(?:bottle|pack|packet|box|container|strip|jar)|the (?:whole|entire|rest of the) (?:bottle|pack|box)"
      r"|too many|way too many|so many|every (?:single )?pill|all (?:of )?(?:my|his|her|their|the) (?:\w+ )?"
      r"(?:pills|meds|tablets) at once|[1-9][0-9]+|[0-9]{3,}|ten|twelve|fifteen|twenty|thirty|forty|fifty"
      r"|sixty|a hundred|hundreds|dozens)(?: of)?(?: \w+){0,2}? (?:pills?|meds|medications?|medicines?"
      r"|tablets?|caps|capsules|tylenol|advil|ibuprofen|aspirin|acetaminophen|paracetamol|xanax|valium"
      r"|ativan|klonopin|benzos?|oxy\w*|opioids?|fentanyl|percs?|percocets?|vicodin|antidepressants"
-     r"|insulin|lithium|seroquel|trazodone|ambien|heroin|melatonin|benadryl|sleeping pills)\b"),
+     r"|insulin|lithium|seroquel|trazodone|ambien|heroin|melatonin|benadryl|sleeping pills)\b"
+     r"|\b(?:going to|gonna|want to|wanna|about to|ready to|plan to|thinking about|thinking of)"
+     r" (?:take|taking|swallow|swallowing) all (?:of )?(?:my|the|these|those|his|her) (?:\w+ )?(?:pills"
+     r"|meds|medications?|tablets)\b(?! (?:with|at|in|on|every|each|as|before|after|today)\b)"
+     # Drinking a poison.
+     r"|\b(?:drink|drinking|drank|swallow|swallowed) (?:some )?(?:bleach|antifreeze|poison|drano"
+     r"|rat poison|pesticide)\b"),
     # Looking up lethal amounts: "how many pills would kill me", "lethal dose".
     ("lethal_amount", ("lethal", "fatal", "deadly", "killing", "how many", "how much", "what amount",
       "what dose", "which"),
@@ -335,25 +359,29 @@ CRISIS_PATTERNS: List[Tuple[str, Tuple[str, ...], str]] = [
      r"|a human|you|myself|yourself|an adult|a man|a woman)|be (?:fatal|lethal)|overdose|od|end it"
      r"|not wake up)\b"),
     # Method questions: "how to die painlessly", "how do I hang myself".
-    ("how_to_method", (" how ", "painless", " do it", " end it", "kill", " di", "go through", " od", "overdos"),
+    ("how_to_method", (" di", "kill", "commit", "life", " od", "overdos", "hang", "slit", "wake", "painless",
+      " do it", " end it", "go through"),
      r"\bhow (?:to|do i|can i|do you|does one|would i|could i|should i|would you|can you)"
      r"(?: \w+){0,2}? (?:die|kill (?:<SELF>|me|someone)|commit|end (?:my|your|ones|a) (?:own )?life"
      r"|overdose|od|hang <SELF>|slit|not wake up)\b"
      r"|\bpainless(?:ly)? (?:death|way to (?:die|go|end it)|ways to (?:die|go|end it))\b"
+     r"|\b(?:best|easiest|quickest|fastest|least painful|painless|surest|quietest) (?:way|ways|method"
+     r"|methods) to (?:die|kill <SELF>|end (?:it|it all|my life|your life|ones life)|overdose|od)\b"
      r"|\b(?:know|knew|figured out|planned|planning|plan|decided|picked|chosen|chose|researched|researching"
      r"|looked up|looking up|googled|googling|searched|searching)(?: (?:exactly|out|already|up))?(?: \w+)?"
      r" (?:how|when|where|the best way|ways|the easiest way|a way|methods?|the date|a date|the day|a day)"
      r"(?: (?:i|id|ill|im|to|i will|i would|i am|im going|going|gonna|i can|i could|could|would|will))*"
      r" (?:do it|end it|kill (?:<SELF>|me)|die|go through with it|overdose|od)\b"),
     # Means ready or stockpiled: "I have the pills ready", "saving up my meds".
-    ("means_ready", ("pill", "med", "tablet", "painkiller", "rope", "razor", "blade", "gun", "pistol", "rifle",
-      "bullet"),
+    ("means_ready", ("pill", "med", "tablet", "painkiller", "rope", "razor", "blade", "gun", "pistol",
+      "rifle", "bullet"),
      r"\b(?:have|got|gotten|bought|saved|saving|stockpiled|stockpiling|hoarded|hoarding|collected"
      r"|collecting|stashed|stashing|hid|hidden|hiding|counted|counting|lined up|laid out|set aside)"
      r"(?: up)?(?: (?:all|my|the|some|enough|a|bunch|of|these|those|his|her|old|leftover|extra|sleeping"
      r"|pain|[0-9]+))* (?:pills|meds|medications|tablets|painkillers|sleeping pills|rope|razors?|blades?"
      r"|gun|pistol|rifle|shotgun|bullets?)(?: \w+){0,3}? (?:ready(?! for (?:my |the |a )?(?:trip|travel"
-     r"|vacation|flight|week|appointment|morning|day|school))|to (?:end|do it|take them all|die|kill|use on)"
+     r"|vacation|flight|week|appointment|morning|day|school|hunting|the range|range|season|deer season)\b)"
+     r"|to (?:end|do it|take them all|die|kill|use on)"
      r"|for (?:when|the end|tonight|later|the right time|my exit)|just in case|lined up)\b"
      r"|\b(?:stockpil|hoard|stash)\w* (?:\w+ ){0,2}(?:pills|meds|medications?|tablets|painkillers)\b"
      r"|\b(?:saving|saved|collecting|collected) (?:up )?(?:my|all my|all of my|old|leftover) (?:pills|meds"
@@ -388,11 +416,14 @@ CRISIS_PATTERNS: List[Tuple[str, Tuple[str, ...], str]] = [
      # "I'm going to jump" with nothing after it; "on the ledge".
      r"|\b(?:going to|gonna|want to|wanna|ready to|about to|thinking about|might) jump"
      r"(?=$| \.| (?:tonight|now|i|im|please|honestly)\b)"
+     r"|\b(?:thinking (?:about|of)|keep thinking about) jumping"
+     r"(?=$| \.| (?:tonight|now|i|im|again|honestly)\b)"
+     r"(?=$| \.| (?:tonight|now|i|im|please|honestly)\b)"
      r"|\b(?:im|i am|standing|sitting) on (?:a|the) (?:ledge|edge of (?:a|the) (?:bridge|roof|building"
      r"|cliff|overpass))\b"),
     # Stepping in front of traffic or a train.
-    ("traffic_train", ("front of", "under", "traffic", "track", "railway", "oncoming", "purpose", "deliberately",
-      "intentionally", "ocean", "sea", "river", "lake"),
+    ("traffic_train", ("front of", "under", "traffic", "track", "railway", "oncoming", "purpose",
+      "deliberately", "intentionally", "ocean", "sea", "river", "lake"),
      r"\b(?:jump|jumping|jumped|step|stepping|stepped|walk|walking|walked|throw myself|throwing myself"
      r"|threw myself|run|running|ran|dive|diving) (?:in front of|under) (?:a |an |the |some |the next )?"
      r"(?:moving |speeding |oncoming )?(?:train|bus|truck|car|semi|subway|traffic|lorry)\b"
@@ -405,13 +436,18 @@ CRISIS_PATTERNS: List[Tuple[str, Tuple[str, ...], str]] = [
      r"|pole|semi|oncoming traffic)(?: \w+){0,2}? (?:on purpose|deliberately|intentionally)\b"
      r"|\bwalk(?:ing)? into the (?:ocean|sea|river|lake)(?: and (?:never|not|keep)| forever|$)"),
     # Goodbye notes, giving possessions away.
-    ("goodbye_note", ("goodbye", "good bye", "final", "away"),
+    ("goodbye_note", ("goodbye", "good bye", "final", "things", "stuff", "belongings", "possessions"),
      r"\b(?:wrote|write|writing|written|left|leave|leaving|drafted|drafting|posted|sent|send|texted"
      r"|finished)(?: (?:a|my|the|his|her|their|some|all))? (?:(?:goodbye|good bye) (?:note|notes|letter"
      r"|letters|message|messages|text|texts|post|video)|final (?:note|letters|goodbyes?))\b"
      r"|\b(?:giving|gave|give|given|started giving) away (?:all (?:of )?)?(?:my|his|her) (?:things|stuff"
      r"|belongings|possessions)\b(?! to (?:goodwill|charity|the thrift))"
      r"|\b(?:goodbye|good bye) (?:cruel )?world\b|\bthis is (?:my )?(?:final|last) goodbye\b"),
+    # A note written before an attempt: "i wrote a note and i'm ready to go".
+    ("suicide_note", ("note",),
+     r"\bsuicide notes?\b"
+     r"|\b(?:wrote|written|writing|left|leaving|finished) (?:a|my|the) (?:last |final )?note\b.{0,40}"
+     r"\b(?:ready to go|ready to die|ready|its time|time to go|say goodbye|goodbye)\b"),
     # Harm to others: hurt/stab/shoot/strangle someone, incl. fear of doing it.
     ("harm_others", ("hurt", "harm", "stab", "shoot", "strangl", "chok", "smother", "drown", "poison", "beat",
       "attack", "run over"),
@@ -452,10 +488,11 @@ CRISIS_PATTERNS: List[Tuple[str, Tuple[str, ...], str]] = [
      r"|\b(?:cant|can t|cannot|couldnt) wake (?:him|her|them|my \w+) up\b"
      r"|\b<PERSON> (?:is|are|might be|may be|could be) in (?:immediate |serious )?danger\b"),
     # Being hurt or threatened by someone now.
-    ("danger_from_others", ("hitting", "beating", "choking", "strangling", "raping", "abusing", "threat", "raped",
-      "assault", "stabbed"),
+    ("danger_from_others", ("hitting", "beating", "choking", "strangling", "raping", "abusing",
+      "threat", "raped", "assault", "stabbed"),
      r"\b(?:<PERSON>|someone|somebody)(?: (?:is|keeps|has been|was|just|always))*"
      r" (?:hitting|beating|choking|strangling|raping|abusing) me\b"
+     r"(?! (?:at|in|on|to|by|up|again at)\b)"
      r"|\bthreaten\w* (?:to )?(?:kill|hurt|shoot|stab) (?:me|us|my kids|my children)\b"
      r"|\b(?:i was|i got|ive been|i have been|just got|was just|im being|i am being|i just got)"
      r" (?:raped|sexually assaulted|stabbed)\b"),
@@ -472,7 +509,8 @@ CRISIS_PATTERNS: List[Tuple[str, Tuple[str, ...], str]] = [
      r" (?:my ?self|me)\b|\b(?:im|i am|i m) not safe(?=$| \.| (?:right now|tonight|at home|alone"
      r"|anymore|i|im)\b)"),
     # Wishing for death, or thinking about death/dying a lot.
-    ("thoughts_of_death", ("death", "dying", "dead", "exist", "not being", "ending", "killing", "die", "ideation"),
+    ("thoughts_of_death", ("death", "dying", "dead", "exist", "not being", "ending", "killing", "die",
+      "ideation"),
      r"\b(?:want|wish for|long for|longing for|pray for|praying for|crave|craving|welcome|ready for"
      r"|wait for|waiting for|look forward to) death\b"
      r"|\bdeath (?:would|will|sounds|seems|feels) (?:be )?(?:a relief|better|easier|peaceful|nice|like"
@@ -515,7 +553,7 @@ IDIOM_PATTERNS: List[Tuple[str, Tuple[str, ...], str]] = [
     ("dye_hair", ("di", "dy"),
      r"\bd(?:i|y)(?:e|ed|es|ing) (?:my|her|his|the|your|their|our|it|some|a)(?: \w+)?? ?(?:hair|beard"
      r"|roots|clothes|shirts?|jeans|fabric|eggs|easter eggs|yarn|wool|shoes|eyebrows|bangs|tips|ends"
-     r"|lashes|highlights|streak|streaks)\b"),
+     r"|lashes|highlights|streak|streaks)\b(?! (?:is|was|keeps|has|looks|fell|falls|falling|wont)\b)"),
     # Hyperbolic dying: "die of embarrassment", "died laughing".
     ("die_of_idiom", ("di",),
      r"\bdi(?:e|ed|es|ing) (?:of|from|with) (?:boredom|embarrassment|laughter|laughing|cuteness|shame"
@@ -532,8 +570,10 @@ IDIOM_PATTERNS: List[Tuple[str, Tuple[str, ...], str]] = [
      r"|\b(?:shoot|shooting|shot) (?:my ?self|your ?self) (?:an? )?(?:email|text|message|reminder|note"
      r"|dm|copy|link)\b"),
     # British "killing myself laughing".
-    ("kill_self_laughing", ("laughing",), r"\bk+i*l+(?:ing|ed)? (?:my ?self|him ?self|her ?self|your ?self) laughing\b"),
-    # Accidents: "cut myself shaving", "hurt myself at the gym", "burned my wrist on the oven".
+    ("kill_self_laughing", ("laughing",),
+     r"\bk+i*l+(?:ing|ed)? (?:my ?self|him ?self|her ?self|your ?self) laughing\b"),
+    # Accidents: "cut myself shaving", "hurt myself at the gym", "burned my wrist on the stove".
+    # Only clear accident contexts: "when i'm alone", "with a razor", "on my arms" stay crises.
     ("accidental_injury", ("hurt", "cut", "burn", "injur", "stab", "scratch", "bruis"),
      r"\b(?:accidentally|by accident) (?:hurt|cut|burn|burned|burnt|injured?|stabbed|scratched)\w*"
      r" (?:my ?self|him ?self|her ?self|your ?self|my \w+)\b" + _NOT_ON_PURPOSE +
@@ -541,18 +581,22 @@ IDIOM_PATTERNS: List[Tuple[str, Tuple[str, ...], str]] = [
      r"|hurting|cutting|burning|injuring)\w* (?:my ?self|him ?self|her ?self|your ?self|one ?self"
      r"|(?:my|his|her|your) (?:\w+ )?(?:finger|fingers|thumb|hand|hands|wrist|arm|leg|knee|foot|back"
      r"|ankle|head|shoulder|neck|toe|lip|tongue|face))" + _NOT_ON_PURPOSE +
-     r"(?: \w+){0,2}? (?:while|when|on (?:a|an|the|my|some|his|her)|with (?:a|an|the|my) (?:knife|knives"
-     r"|blade|razor|saw|scissors|tool|mandoline|grater|glass|pan|pot|iron|oven|stove|kettle|curling iron)"
-     r"|by accident|accidentally|shaving|cooking|chopping|slicing|dicing|playing|lifting|running|skiing"
-     r"|snowboarding|hiking|biking|cycling|surfing|climbing|gardening|at (?:the )?(?:gym|work|practice"
-     r"|game|park|office)|working out|exercising|falling|in (?:the|a) (?:kitchen|garden|fall|game|match)"
-     r"|on the job|doing (?:yoga|sports|chores|dishes)|pretty bad)\b"),
+     r"(?: \w+){0,2}? (?:(?:(?:while|when) (?:i was |im |i am |i )?)?(?:shaving|cooking|chopping|slicing"
+     r"|dicing|peeling|playing|lifting|running|skiing|snowboarding|hiking|biking|cycling|surfing|climbing"
+     r"|gardening|working out|exercising|moving|cleaning|fixing|opening|carving|falling)"
+     r"|(?:while|when) i (?:fell|slipped|tripped|dropped)"
+     r"|on (?:a|an|the|some|my|his|her) (?:\w+ )?(?:knife|knives|glass|can|lid|paper|nail|fence|rock"
+     r"|edge|corner|table|counter|stove|oven|pan|grill|iron|mandoline|grater|saw|box|tool|bike|ice|stairs"
+     r"|ladder|trampoline|field|court|job)"
+     r"|by accident|accidentally|at (?:the )?(?:gym|practice|game)|in (?:a|the) (?:fall|game|match)"
+     r"|doing (?:yoga|sports|chores|dishes))\b"),
     # "drown myself in work/coffee" (not in water).
     ("drown_in_work", ("drown",),
      r"\bdrown\w* (?:my ?self|him ?self|her ?self) in (?:work|coffee|tea|chocolate|ice cream|paperwork|books"
      r"|music|netflix|tv|video games|games|homework|emails?|my studies|studies|wine|sorrows|hobbies)\b"),
     # "cutting to the chase".
-    ("cut_to_the_chase", ("chase",), r"\bcut\w* to the chase\b"),
+    ("cut_to_the_chase", ("chase",),
+     r"\bcut\w* to the chase\b"),
     # kms as kilometres or a key-management service.
     ("kms_units", ("km",),
      r"\b[0-9]+ ?kms?\b|\bkms (?:away|north|south|east|west|per|an hour|long|drive|driving|left|apart"
@@ -566,7 +610,8 @@ IDIOM_PATTERNS: List[Tuple[str, Tuple[str, ...], str]] = [
      r"|\bend (?:the|this|our|my) (?:chat|call|conversation|meeting|session|convo|discussion|stream|game"
      r"|subscription|contract|lease|membership|trial)\b"),
     # "kill them with kindness".
-    ("kill_with_kindness", ("kindness",), r"\bkill\w* (?:them|him|her|everyone|people|someone) with kindness\b"),
+    ("kill_with_kindness", ("kindness",),
+     r"\bkill\w* (?:them|him|her|everyone|people|someone) with kindness\b"),
     # "if all your friends jumped off a bridge" (parental saying).
     ("friends_jumped_off_bridge", ("friends",),
      r"\bif (?:all )?(?:your|my|his|her) friends (?:jumped|jump) off (?:a|the) (?:bridge|cliff)\b"),

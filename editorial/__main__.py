@@ -18,6 +18,15 @@ from editorial.project import Project
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def from_env(name: str, root: Path) -> Path | None:
+    """The servers read APPROVED_CONTENT / CLINIC_CONFIG when set: check the same files.
+
+    Only for this repository; a copy given with --root is checked with its own files.
+    """
+    value = os.environ.get(name)
+    return Path(value) if value and root.resolve() == ROOT else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m editorial", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -31,10 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--today", type=dt.date.fromisoformat, help="check dates as if today were YYYY-MM-DD")
     args = parser.parse_args(argv)
 
-    # The servers read APPROVED_CONTENT / CLINIC_CONFIG when set: check the same files.
-    approved = args.approved or (Path(os.environ["APPROVED_CONTENT"]) if os.environ.get("APPROVED_CONTENT") and args.root.resolve() == ROOT else None)
-    clinic = args.clinic or (Path(os.environ["CLINIC_CONFIG"]) if os.environ.get("CLINIC_CONFIG") and args.root.resolve() == ROOT else None)
-    project = Project(args.root, approved=approved, clinic=clinic)
+    project = Project(args.root, approved=args.approved or from_env("APPROVED_CONTENT", args.root),
+                      clinic=args.clinic or from_env("CLINIC_CONFIG", args.root))
     result = run_checks(project, today=args.today)
     print_result(result, project)
     return 0 if result.ok else 1

@@ -16,6 +16,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from rasa.shared.core.constants import DEFAULT_ACTION_NAMES, DEFAULT_INTENTS
 
+from actions import content as content_module
 from editorial import yamlio
 from editorial.project import Example, Project, normalized
 
@@ -76,6 +77,7 @@ class _Checker:
         self.today = today
         self.result = Result()
         self._seen: Set[Tuple] = set()
+        self._due_soon: Dict[dt.date, List[str]] = {}
 
     def add(self, level: str, code: str, file: str, line: Optional[int], subject: str,
             problem: str, fix: str) -> None:
@@ -113,15 +115,18 @@ class _Checker:
         if file.error:
             if file.error == "file not found":
                 fix = f"Restore {rel} ({what})."
+            elif "mapping values are not allowed" in file.error and file.path == self.p.approved_path:
+                fix = ("The text on that line contains a colon followed by a space. Write `text: >-` and "
+                       "put the text on the lines below it, indented by four spaces, as the other entries do "
+                       "(or put the whole text in double quotes).")
             elif "mapping values are not allowed" in file.error:
-                fix = ("The line has a second colon followed by a space inside a value. Put the whole "
-                       "value in quotes, e.g. why: \"No prices: cost questions go to staff.\" "
-                       "(or, for a text, write `text: >-` and the text on the lines below).")
+                fix = ("The value on that line contains a colon followed by a space. Put the whole value "
+                       "in quotes, e.g. why: \"No prices: cost questions go to staff.\"")
             else:
                 fix = ("Check the indentation and quotes on that line and the one before it: fields "
                        "of an entry are indented by two spaces, and a value containing `: ` or "
                        "starting with a quote, `[`, `{`, `*`, `&`, `!`, `%`, `@` or `#` needs quotes.")
-            self.error("file.unreadable", rel, file.error_line, rel, file.error, fix)
+            self.error("file.unreadable", rel, file.error_line, "this file", file.error, fix)
             return False
         for key, first, again in yamlio.all_duplicates(file.data):
             self.error("file.duplicate_key", rel, again, f"'{key}'",
@@ -149,12 +154,10 @@ class _Checker:
                 field_match = re.search(r"field '([a-z_]+)", message)
                 if field_match:
                     line = self.p.field_line(cid, field_match.group(1))
-                self.error("content.invalid_entry", rel, line, marker, problem,
-                           "Every entry needs text, version (a whole number), approved_by, approved_on and "
-                           "review_due (dates written YYYY-MM-DD), and source; buttons are optional "
-                           "(title and payload `/intent_name`). Compare with a correct entry.")
+                self.error("content.invalid_entry", rel, line, marker, problem, self.entry_fix(problem))
                 continue
             self.check_dates(cid, entry, rel)
+        self.warn_due_soon()
         for cid in self.p.required_ids:
             if cid not in self.p.parsed_entries:
                 self.error("content.missing_required", rel, None, f"entry '{cid}'",
@@ -168,25 +171,61 @@ class _Checker:
                       "Before going live, have the clinical lead sign off (`make content-report` prints "
                       "the sign-off sheet) and put their name in approved_by.")
 
+    @staticmethod
+    def entry_fix(problem: str) -> str:
+        missing = re.search(r"'([a-z_]+)' is a required property", problem)
+        if missing:
+            return f"Add the missing field `{missing.group(1)}:` (copy the layout of another entry)."
+        if "Additional properties are not allowed" in problem:
+            return ("Correct or remove the field named in the message: the fields are text, version, "
+                    "approved_by, approved_on, review_due, source and buttons.")
+        if "placeholder" in problem:
+            return ("Use only the placeholders listed (they are filled in from content/clinic.yml); "
+                    "for a new one, ask a developer.")
+        if "review_due is before approved_on" in problem:
+            return "Set review_due to a date after approved_on (YYYY-MM-DD)."
+        if "lower_case" in problem:
+            return "Rename the entry: lower-case letters, digits and underscores, starting with a letter."
+        if "'version'" in problem:
+            return "version is a whole number (1, 2, 3 ...): raise it by one whenever the text changes."
+        if "approved_on" in problem or "review_due" in problem:
+            return "Write dates as YYYY-MM-DD, e.g. 2027-05-27."
+        if "payload" in problem or "buttons" in problem:
+            return ("Each button needs `title:` (what the visitor sees) and `payload:` (`/` followed by an "
+                    "intent name, e.g. /session_length).")
+        return ("Every entry needs text, version (a whole number), approved_by, approved_on and "
+                "review_due (dates written YYYY-MM-DD), and source; buttons are optional. "
+                "Compare with a correct entry.")
+
     def check_dates(self, cid: str, entry, rel: str) -> None:
         line = self.p.field_line(cid, "review_due")
         if not entry.is_current(self.today):
             consequence = ("it is a safety message, so it is still shown, but it must be reviewed now"
-                           if cid == "crisis" else
+                           if cid in content_module.ALWAYS_SHOWN else
                            "visitors are handed to staff instead of seeing this text")
             self.error("content.expired", rel, line, f"entry '{cid}'",
                        f"review_due {entry.review_due} has passed: {consequence}",
                        "Have the text re-approved, then set approved_on to the approval date, "
                        "review_due to the next review date and approved_by to the approver.")
         elif (entry.review_due - self.today).days <= REVIEW_WARNING_DAYS:
-            days = (entry.review_due - self.today).days
-            self.warn("content.review_soon", rel, line, f"entry '{cid}'",
-                      f"review_due {entry.review_due} is in {days} day{'s' * (days != 1)}; after it the "
-                      "text is withdrawn and visitors are handed to staff",
-                      "Schedule the review; once re-approved, update approved_on and review_due.")
+            self._due_soon.setdefault(entry.review_due, []).append(cid)
+
+    def warn_due_soon(self) -> None:
+        """One warning per review date (entries approved together are usually due together)."""
+        rel = self.approved_rel
+        for due, ids in sorted(self._due_soon.items()):
+            days = (due - self.today).days
+            when = f"review_due {due} is in {days} day{'s' * (days != 1)}"
+            if len(ids) == 1:
+                subject, line = f"entry '{ids[0]}'", self.p.field_line(ids[0], "review_due")
+            else:
+                subject, line = f"{len(ids)} entries", None
+                when += f" for: {', '.join(ids)}"
+            self.warn("content.review_soon", rel, line, subject,
+                      f"{when}; after it the text is withdrawn and visitors are handed to staff",
+                      "Schedule the review; once re-approved, update approved_on, review_due and approved_by.")
 
     def check_clinic(self) -> None:
-        from actions import content as content_module
         import jsonschema
 
         file = self.p.clinic_file
@@ -330,7 +369,9 @@ class _Checker:
                                f"is answered by action_answer ({flow.kind} '{flow.name}') but "
                                f"INTENT_CONTENT in {self.p.code.mapping_file or 'actions/answers.py'} does not "
                                f"map it to an entry, so visitors asking it get the '{default}' reply",
-                               f"Add `\"{step.value}\": \"<content id>\",` to INTENT_CONTENT (see EDITING.md).")
+                               f"Add the line `\"{step.value}\": \"{step.value if step.value in self.p.entries else '<content id>'}\",` "
+                               f"to INTENT_CONTENT in {self.p.code.mapping_file or 'actions/answers.py'} "
+                               "(EDITING.md, \"Add a topic\", step 4).")
 
     # --- training data -----------------------------------------------------
     def check_data_files(self) -> None:
@@ -358,7 +399,7 @@ class _Checker:
                 self.error("nlu.duplicate_example", first.file, first.line, f"example '{first.text}'",
                            f"appears under {len(intents)} intents: {places}; the assistant cannot learn both",
                            "Keep it under the one intent it belongs to and delete the others "
-                           "(comparison ignores capitals and spaces).")
+                           "(the comparison ignores capitals, spaces and punctuation).")
             elif len(examples) > 1:
                 self.warn("nlu.repeated_example", examples[1].file, examples[1].line, f"example '{first.text}'",
                           f"appears {len(examples)} times under intent '{intents[0]}': {places}",

@@ -11,6 +11,7 @@ servers too.
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -28,9 +29,13 @@ def plain_example(text: str) -> str:
     return ENTITY.sub(r"\1", text).strip()
 
 
+# ASCII punctuation except the apostrophe ("what's" is not "what s"); emoji are kept.
+PUNCTUATION = re.compile("[" + re.escape("".join(c for c in string.punctuation if c != "'")) + "]+")
+
+
 def normalized(text: str) -> str:
-    """Case- and space-insensitive form of an example, for finding the same one twice."""
-    return " ".join(plain_example(text).casefold().split())
+    """Case-, space- and punctuation-insensitive form of an example, for finding the same one twice."""
+    return " ".join(PUNCTUATION.sub(" ", plain_example(text).casefold()).split())
 
 
 @dataclass(frozen=True)

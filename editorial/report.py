@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
-import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any, Dict, List, Optional
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from editorial.__main__ import from_env
 from editorial.checks import REVIEW_WARNING_DAYS, run_checks
 from editorial.project import Example, Project
 
@@ -253,10 +253,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--out", type=Path, help="output folder (default: <root>/reports)")
     parser.add_argument("--examples", type=int, default=EXAMPLES_PER_INTENT, help="example questions per intent")
     args = parser.parse_args(argv)
-    approved = args.approved
-    if approved is None and os.environ.get("APPROVED_CONTENT") and args.root.resolve() == ROOT:
-        approved = Path(os.environ["APPROVED_CONTENT"])
-    project = Project(args.root, approved=approved)
+    project = Project(args.root, approved=args.approved or from_env("APPROVED_CONTENT", args.root),
+                      clinic=from_env("CLINIC_CONFIG", args.root))
     written = write_report(project, args.out or project.root / "reports", per_intent=args.examples)
     result = run_checks(project)
     for path in written.values():

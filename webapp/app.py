@@ -5,19 +5,14 @@ from __future__ import annotations
 from sanic import Sanic, response
 from sanic.request import Request
 
-from webapp import site
+from webapp import console, site
 
 
 def create_app(name: str = "clinic_web") -> Sanic:
     app = Sanic(name)
     app.config.REQUEST_MAX_SIZE = 1_000_000
     site.register(app)
-    try:
-        from webapp import console
-    except ImportError:  # pragma: no cover - console not built yet
-        console = None
-    if console is not None:
-        console.register(app)
+    console.register(app)
 
     @app.get("/healthz")
     async def healthz(_: Request):

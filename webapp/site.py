@@ -40,11 +40,16 @@ _env = Environment(
 
 
 def rasa_url() -> str:
-    """The Rasa server the widget talks to (``RASA_URL``), without a trailing slash."""
-    url = os.environ.get("RASA_URL", DEFAULT_RASA_URL).strip().rstrip("/")
+    """The Rasa server the visitor's browser talks to, without a trailing slash.
+
+    ``RASA_URL`` by default; ``WIDGET_RASA_URL`` when browsers must use another
+    address than this app does (a public host name in front of the Rasa servers).
+    """
+    name = "WIDGET_RASA_URL" if os.environ.get("WIDGET_RASA_URL") else "RASA_URL"
+    url = os.environ.get(name, DEFAULT_RASA_URL).strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"RASA_URL must be an http(s) URL, got {url!r}")
+        raise ValueError(f"{name} must be an http(s) URL, got {url!r}")
     return url
 
 

@@ -550,3 +550,27 @@ def test_typing_indicator_shows_while_waiting(stack, contexts):
         state["ws"].send(message)
     assert chat.wait_replies(before) == [approved("what_is_ketamine")]
     expect(chat.typing).to_be_hidden()
+
+
+# --- the demo page -------------------------------------------------------------------------------
+
+
+def test_demo_page_states_no_numbers_beyond_the_article(stack, contexts):
+    """No invented prices, phone numbers or doses: every number on the page is accounted for."""
+    context, _ = contexts.new()
+    page = context.new_page()
+    page.goto(stack.web_url + "/")
+    text = page.locator("body").inner_text()
+    allowed = {"988", "911", "25", "2022"}  # crisis lines; the article's date (March 25, 2022)
+    allowed |= {n for value in CONTENT.clinic.values() for n in re.findall(r"\d+", value)}
+    assert set(re.findall(r"\d+", text)) <= allowed, set(re.findall(r"\d+", text)) - allowed
+    assert "$" not in text and not re.search(r"\b(mg|milligram|price|cost)s?\b", text, re.I)
+    for value in ("name", "city", "phone", "email", "address", "hours"):
+        assert CONTENT.clinic[value] in text
+    assert "Dr. James R. Taggart" in text
+    # Exactly one script tag: the widget, configured by data attributes.
+    scripts = page.evaluate("() => [...document.querySelectorAll('script[src]')].map(s => s.getAttribute('src'))")
+    assert scripts.count("/static/widget/clinic-chat.js") == 1
+    tag = page.locator("script[src='/static/widget/clinic-chat.js']")
+    expect(tag).to_have_attribute("data-server-url", stack.rasa_url)
+    expect(tag).to_have_attribute("data-clinic-name", CONTENT.clinic["name"])

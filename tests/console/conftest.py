@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import html
-import json
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -226,8 +226,21 @@ def seed_tracker(path: Path, conversations: Dict[str, Sequence]) -> None:
             tracker = DialogueStateTracker.from_events(sender, head + list(events))
             await store.save(tracker)
 
-    asyncio.run(save_all())
+    # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
+    errors: List[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(save_all())
+        except BaseException as e:  # re-raised below, in the test's thread
+            errors.append(e)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
     store.engine.dispose()
+    if errors:
+        raise errors[0]
 
 
 # --- real conversations through the running assistant (the ``stack`` fixture) -----------
@@ -280,3 +293,42 @@ def real(stack) -> RealConversations:
             stack.say(sender, text)
         out.senders[kind] = sender
     return out
+
+
+# --- headless Chromium (the system's, never a downloaded one) -------------------------------
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def in_browser(scenario: Callable[[object], None]) -> None:
+    """Run ``scenario(browser)`` with a fresh headless Chromium, in a thread of its own.
+
+    Playwright's sync API refuses to start a second instance in a thread where
+    one runs already (tests/browser keeps one for the whole session), so the
+    console's browser tests never share the test thread with it.
+    """
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (never `playwright install`)")
+    errors: List[BaseException] = []
+
+    def run() -> None:
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                try:
+                    scenario(browser)
+                finally:
+                    browser.close()
+        except BaseException as e:  # re-raised in the test's thread, traceback and all
+            errors.append(e)
+
+    worker = threading.Thread(target=run, name="console-browser")
+    worker.start()
+    worker.join(timeout=300)
+    assert not worker.is_alive(), "the browser scenario did not finish in 5 minutes"
+    if errors:
+        raise errors[0]

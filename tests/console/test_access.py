@@ -231,3 +231,43 @@ def test_security_headers(seeded):
     assert r.headers["Cache-Control"] == "no-store"
     assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
     assert r.headers["X-Frame-Options"] == "DENY"
+
+
+def test_admin_manages_accounts_in_the_console(seeded):
+    from webapp.console import accounts, audit
+
+    url = seeded.clinic_url
+    seeded.account("temp-staff")
+    admin = seeded.signed_in("ada")
+    page = admin.get("/staff/accounts").text
+    assert 'data-username="temp-staff"' in page and "$argon2" not in page
+    target = accounts.get("temp-staff", url)
+    r = admin.post(f"/staff/accounts/{target.id}/disable")
+    assert r.status_code == 200 and "Account changed." in r.text
+    assert not accounts.get("temp-staff", url).active
+    r = admin.post(f"/staff/accounts/{accounts.get('ada', url).id}/disable")
+    assert "cannot disable your own account" in r.text and accounts.get("ada", url).active
+    assert admin.post(f"/staff/accounts/{target.id}/enable").status_code == 200
+    assert accounts.get("temp-staff", url).active
+    assert admin.post(f"/staff/accounts/{target.id}/delete").status_code == 404
+    done = [(e.actor, e.action) for e in audit.entries_for_target("account:temp-staff", url)]
+    assert ("ada", "account_disable") in done and ("ada", "account_enable") in done
+
+
+def test_console_root(seeded):
+    anonymous = requests.get(seeded.url + "/staff/", allow_redirects=False, timeout=10)
+    assert anonymous.status_code == 302 and anonymous.headers["location"].startswith("/staff/login")
+    c = seeded.signed_in("sam")
+    for path in ("/staff", "/staff/"):
+        r = c.get(path, allow_redirects=False)
+        assert r.status_code == 302 and r.headers["location"] == "/staff/conversations", path
+
+
+def test_sign_in_redirects_only_inside_the_console(seeded):
+    for target, expected in (("/staff/queue", "/staff/queue"), ("https://evil.example/", "/staff/conversations"),
+                             ("//evil.example/staff/", "/staff/conversations")):
+        c = seeded.client()
+        c.get("/staff/login?next=" + requests.utils.quote(target, safe=""))
+        r = c.s.post(seeded.url + "/staff/login", allow_redirects=False, timeout=30,
+                     data={"username": "sam", "password": PASSWORD, "csrf_token": c.csrf, "next": target})
+        assert r.status_code == 303 and r.headers["location"] == expected

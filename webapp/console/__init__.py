@@ -11,7 +11,7 @@ under ``/staff`` (also routes added later, anywhere):
   ``csrf_token`` or header ``X-CSRF-Token``) and must not come from another
   origin, or it gets 403.
 * on the way out: no caching of pages, a strict Content-Security-Policy, no
-  framing, no referrer.
+  framing, no referrer to other sites.
 
 Without ``SESSION_SECRET`` (32+ characters) the console does not start: every
 ``/staff`` path answers 503 and says why, and the rest of the site runs on.
@@ -35,7 +35,8 @@ SECURITY_HEADERS = {
                                 "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not "no-referrer": with it, browsers send "Origin: null" on the console's own forms.
+    "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 
@@ -45,7 +46,7 @@ def is_console_path(path: str) -> bool:
 
 
 def access_of(request: Request) -> str:
-    """"public", "staff" or "admin": who may use the route this request matched."""
+    """Who may use the route this request matched: "public", "staff" or "admin"."""
     route = getattr(request, "route", None)
     if route is None:
         return "staff"
@@ -59,11 +60,10 @@ def _same_origin(request: Request) -> bool:
     """False when the browser says the request comes from another site (defence in depth:
     the CSRF token and SameSite=Strict cookies are the main protection)."""
     origin = request.headers.get("origin")
-    if origin is None:
+    if origin in (None, "", "null"):  # not said (or hidden by a privacy setting): the token decides
         return True
-    if origin in ("", "null"):  # sandboxed frames, file: pages: never the console
-        return False
-    allowed = {o.strip().rstrip("/") for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()}
+    # Behind a proxy that rewrites Host, name the console's public origin(s) here.
+    allowed = {o.strip().rstrip("/") for o in os.environ.get("CONSOLE_ORIGINS", "").split(",") if o.strip()}
     if origin.rstrip("/") in allowed:
         return True
     hosts = {request.headers.get("host", "")}

@@ -15,7 +15,6 @@ it is rebuilt from scratch.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os
@@ -108,7 +107,8 @@ class Summary:
         elif type_name == "bot":
             content_id = (data.get("metadata") or {}).get("content_id")
             if content_id:
-                self.content_ids.add(str(content_id))
+                if content_id not in self.content_ids:  # a new set: readers may be iterating the old one
+                    self.content_ids = self.content_ids | {str(content_id)}
                 if content_id in FALLBACK_CONTENT:
                     self.fallback = True
         elif type_name == "active_loop":
@@ -161,7 +161,8 @@ class TrackerReader:
     def __init__(self, url: Optional[str] = None) -> None:
         self.url = url or tracker_db_url()
         self._engine: Optional[Engine] = None
-        self._lock = threading.Lock()
+        # Held while the summaries are read or changed (pages are served from worker threads).
+        self._lock = threading.RLock()
         self._summaries: Dict[str, Summary] = {}
         self._count = -1
         self._max_id = 0
@@ -214,12 +215,14 @@ class TrackerReader:
 
     def content_ids(self) -> List[str]:
         seen: Set[str] = set()
-        for s in self.refresh().values():
-            seen |= s.content_ids
+        with self._lock:
+            for s in self.refresh().values():
+                seen |= s.content_ids
         return sorted(seen)
 
     def summary(self, sender_id: str) -> Optional[Summary]:
-        return self.refresh().get(sender_id)
+        with self._lock:
+            return self.refresh().get(sender_id)
 
     def search(self, flt: ConversationFilter, callback_ids: Set[str],
                reviews: Dict[str, Tuple[str, str, str]]) -> List[Row]:
@@ -231,7 +234,9 @@ class TrackerReader:
         needle = " ".join(flt.q.split()).casefold()
         tag = flt.tag.strip().casefold()
         rows: List[Row] = []
-        for s in list(self.refresh().values()):
+        with self._lock:
+            summaries = list(self.refresh().values())
+        for s in summaries:
             has_callback = s.callback_slot or s.sender_id in callback_ids
             status, note, tags = reviews.get(s.sender_id, ("new", "", ""))
             tag_list = [t for t in (x.strip() for x in tags.split(",")) if t]

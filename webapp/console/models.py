@@ -24,7 +24,7 @@ from sqlalchemy import Boolean, Column, DateTime, Integer, String, Text, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from actions.callback_store import Base, CallbackRequest, db_url, engine_for, utcnow  # noqa: F401
+from actions.callback_store import Base, db_url, engine_for, utcnow
 
 ROLES = ("staff", "admin")
 REVIEW_STATUSES = ("new", "reviewed")

@@ -159,7 +159,7 @@
   var header = el("div", { className: "cc-header" }, [
     el("div", { className: "cc-heading" }, [
       el("h2", { id: ids.title, className: "cc-title", text: config.title }),
-      el("p", { className: "cc-subtitle", text: "Automated assistant · general information, not medical advice" })
+      el("p", { className: "cc-subtitle", text: "Automated assistant · not medical advice" })
     ]),
     closeButton
   ]);
@@ -187,7 +187,7 @@
     el("label", { "for": ids.input, className: "cc-sr-only", text: "Your message" }),
     input, sendButton
   ]);
-  var note = el("p", { id: ids.note, className: "cc-note", text: "Please don't share medical details here." });
+  var note = el("p", { id: ids.note, className: "cc-note", text: "Please don't share personal health details here." });
   var panel = el("div", {
     id: ids.panel, className: "cc-panel", role: "dialog", "aria-labelledby": ids.title, hidden: ""
   }, [header, emergency, status, log, typing, el("div", { className: "cc-footer" }, [humanButton, form, note])]);

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MODEL, ROOT, make_stack
-from editor_support import set_field
+from editor_support import ROOT, root_conftest, set_field
+
+MODEL = root_conftest().MODEL
+make_stack = root_conftest().make_stack
 
 SESSION_NEW = "NEW WORDING: a session, including time to rest afterwards, takes about two hours."
 CRISIS_NEW = ("NEW WORDING: please call or text 988, the 988 Suicide & Crisis Lifeline, or call 911 "

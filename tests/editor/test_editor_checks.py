@@ -179,6 +179,13 @@ def test_same_example_under_two_intents_ignoring_case_and_spaces(project_copy):
     assert "dose (data/nlu/topics.yml:" in error.problem and "session_length (data/nlu/topics.yml:" in error.problem
 
 
+def test_same_example_under_two_intents_ignoring_punctuation(project_copy):
+    before = check(project_copy)
+    add_examples(project_copy / "data/nlu/small_talk.yml", "thanks", ["How long is an infusion session?!"])
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.code == "nlu.duplicate_example" and "thanks (" in error.problem
+
+
 def test_too_few_examples_default_and_per_intent(project_copy):
     before = check(project_copy)
     keep_examples(project_copy / "data/nlu/small_talk.yml", "thanks", 4)

@@ -1,0 +1,92 @@
+"""Safety nets after the classifier: words that decide where a question must go.
+
+Safety rule 2: a medical or personal clinical question never gets a topic
+answer. The classifier learns that from examples; a cue detector is the rule
+that backs it up. When the classifier picks one of ``overridden_intents`` and
+the message carries a cue, the intent becomes ``intent``; so does a message
+the classifier did not understand (``unsure_intents``) when it also names the
+clinic's treatment or speaks of the visitor ("can I drive myself home"). Two detectors run (see config.yml):
+
+* medical cues (:mod:`addons.medical_lexicon`) → ``medical_question``, so
+  "is ketamine dangerous with a heart murmur" reaches a clinician;
+* cost and insurance cues (``patterns`` in config.yml) → ``ask_staff``, so
+  "how much is one infusion" is not answered with the session length.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any, Callable, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from addons.nlu_intent import intent_of, override_intent, text_of
+
+
+def _finder(config: Dict[Text, Any]) -> Callable[[str], Optional[str]]:
+    """A function returning a cue name or None: a lexicon module's, or one built from ``patterns``."""
+    if config.get("lexicon"):
+        module, _, function = config["lexicon"].rpartition(".")
+        return getattr(importlib.import_module(module), function)
+    compiled = [re.compile(rf"\b(?:{p})\b", re.IGNORECASE) for p in config.get("patterns") or []]
+
+    def find(text: str) -> Optional[str]:
+        return next((p.pattern for p in compiled if p.search(text)), None)
+
+    return find
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class CueDetector(GraphComponent):
+    """See the module docstring."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "intent": None,
+            "lexicon": None,  # module path of a `find(text) -> Optional[str]` function
+            "patterns": [],  # or regular expressions, matched as whole words
+            "overridden_intents": [],
+            "unsure_intents": ["nlu_fallback", "out_of_scope"],
+            "treatment_terms": ["ketamine", "ketamin", "infusion", "treatment", "therapy", "session"],
+        }
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        if not config.get("intent"):
+            raise ValueError("CueDetector needs an `intent` in config.yml")
+        self.intent = config["intent"]
+        self.find = _finder(config)
+        self.overridden = frozenset(config["overridden_intents"])
+        self.unsure = frozenset(config["unsure_intents"])
+        terms = "|".join(re.escape(t) for t in config["treatment_terms"])
+        self.treatment = re.compile(rf"\b({terms})|\b(i|i'm|im|me|my|myself)\b", re.IGNORECASE)
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "CueDetector":
+        return cls(config)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = text_of(message)
+            if text.startswith("/"):
+                continue  # a button payload names its intent
+            name, confidence = intent_of(message)
+            applies = name in self.overridden or (name in self.unsure and self.treatment.search(text))
+            if applies and self.find(text):
+                override_intent(message, self.intent, max(confidence, 0.5))
+        return messages
