@@ -24,6 +24,9 @@ logger = logging.getLogger("actions.server")
 def build_app(cors_origins: list[str] | None = None):
     """The Rasa SDK app, with ``POST /content/reload`` for ``make reload``."""
     app = create_app("actions", cors_origins=cors_origins or [])
+    # The Rasa server sends the whole conversation with every call (about 3 KB a
+    # turn): never inherit the Rasa server's SANIC_REQUEST_MAX_SIZE (64 KB).
+    app.config.REQUEST_MAX_SIZE = int(os.environ.get("ACTION_REQUEST_MAX_SIZE", 50_000_000))
 
     @app.post("/content/reload")
     async def reload_content(request: Request):

@@ -27,6 +27,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from socketio import AsyncServer
 
+from addons import outage
+
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = int(os.environ.get("MAX_MESSAGE_CHARS", 2000))
@@ -63,6 +65,7 @@ class ClinicSocketIOInput(SocketIOInput):
                           max_http_buffer_size=64 * 1024)
         webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
+        guarded_on_new_message = outage.guarded(on_new_message)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> Any:
@@ -99,6 +102,7 @@ class ClinicSocketIOInput(SocketIOInput):
                 await sio.emit("error", {"error": "message must be non-empty text"}, room=sid)
                 return
             message = UserMessage(text, output, sender_id, input_channel=self.name(), metadata={})
-            await on_new_message(message)
+            # A polite reply instead of silence when a store is down (addons/outage.py).
+            await guarded_on_new_message(message)
 
         return webhook

@@ -5,31 +5,75 @@
 * ``REDIS_URL``: when set (``redis://host:6379/1``), conversation locks live in
   Redis and several Rasa servers can share the conversations; when unset, an
   in-memory lock store serves a single server.
+
+Production hardening (docs/PRODUCTION.md):
+
+* The tracker store checks pooled connections before use (a restarted
+  PostgreSQL is picked up at once), retries a failed read or write for up to
+  ``TRACKER_DB_RETRY_SECONDS`` (default 2) and then gives up with
+  :func:`addons.outage.unavailable`: the visitor gets the approved "try again"
+  reply instead of an out-of-context answer (see ``addons/outage.py``). After
+  giving up it fails fast for a second, so an unreachable database does not
+  stall the server message after message.
+* Rasa's ``RedisLockStore`` updates a conversation's ticket lock with a plain
+  read-modify-write (GET, change, SET). Two Rasa servers taking a ticket for
+  the same conversation at the same moment can both get the same ticket and
+  handle two messages at once: events interleave and one turn is lost.
+  :class:`AtomicRedisLockStore` makes each change one Redis transaction
+  (WATCH/MULTI/EXEC, retried on conflict) and polls every 50 ms instead of
+  every second.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import json
 import logging
+import math
 import os
+import time
 from pathlib import Path
-from typing import Any, Optional, Text
+from typing import Any, Awaitable, Callable, Optional, Text, Tuple, TypeVar
 
-from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
-from rasa.core.tracker_store import SQLTrackerStore
+import sqlalchemy as sa
+import sqlalchemy.exc
+from rasa.core.lock import TicketLock
+from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore, RedisLockStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from sqlalchemy.engine import make_url
+
+from addons import outage
 
 logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TRACKER_DB_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'rasa.db'}"
 
+T = TypeVar("T")
+
+# Errors that mean "the database cannot be reached right now" (not a bug in a query).
+UNREACHABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+               sqlalchemy.exc.DisconnectionError, sqlalchemy.exc.TimeoutError)
+
+
+# Conversations whose retrieve failed in this request (HTTP API only: a channel
+# aborts the message instead). Rasa then works on a fresh, empty tracker; saving
+# it would append a wrong slice of events to the stored conversation.
+_failed_retrieve: contextvars.ContextVar[frozenset] = contextvars.ContextVar("clinic_failed_retrieve",
+                                                                            default=frozenset())
+
 
 def tracker_db_url() -> str:
     return os.environ.get("TRACKER_DB_URL") or DEFAULT_TRACKER_DB_URL
 
 
+def _retry_seconds() -> float:
+    return float(os.environ.get("TRACKER_DB_RETRY_SECONDS", 2))
+
+
 class EnvSQLTrackerStore(SQLTrackerStore):
-    """Rasa's SQL tracker store, pointed at ``TRACKER_DB_URL``."""
+    """Rasa's SQL tracker store, pointed at ``TRACKER_DB_URL``, that rides out short outages."""
 
     def __init__(self, host: Optional[Text] = None, domain: Any = None, event_broker: Any = None,
                  **kwargs: Any) -> None:
@@ -48,20 +92,146 @@ class EnvSQLTrackerStore(SQLTrackerStore):
             query=dict(url.query),
             **kwargs,
         )
+        if self.engine.dialect.name == "postgresql":
+            # Rasa's engine does not test pooled connections: after a PostgreSQL
+            # restart the first use of each would fail. A bounded connect timeout
+            # keeps an unreachable host from blocking the server for long.
+            engine_url = self.engine.url
+            engine_kwargs = create_engine_kwargs(engine_url)
+            connect_args = dict(engine_kwargs.pop("connect_args", {}))
+            connect_args.setdefault("connect_timeout", int(os.environ.get("TRACKER_DB_CONNECT_TIMEOUT", 3)))
+            self.engine.dispose()
+            self.engine = sa.create_engine(engine_url, pool_pre_ping=True, connect_args=connect_args,
+                                           **engine_kwargs)
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        self._fail_fast_until = 0.0
+
+    async def _retrying(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run ``attempt`` until it succeeds or the retry budget is spent."""
+        deadline = time.monotonic() + _retry_seconds()
+        delay = 0.1
+        while True:
+            if time.monotonic() < self._fail_fast_until:
+                raise outage.unavailable(RuntimeError(f"tracker store unavailable ({what}); failing fast"))
+            try:
+                return await attempt()
+            except UNREACHABLE as e:
+                if time.monotonic() + delay > deadline:
+                    self._fail_fast_until = time.monotonic() + 1.0
+                    logger.error("Tracker store unreachable (%s), giving up: %s", what,
+                                 str(e).splitlines()[0] if str(e) else type(e).__name__)
+                    raise outage.unavailable(e) from e
+                logger.warning("Tracker store unreachable (%s), retrying in %.1fs", what, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.8)
+
+    async def retrieve(self, sender_id: Text) -> Any:
+        try:
+            return await self._retrying("retrieve", lambda: super(EnvSQLTrackerStore, self).retrieve(sender_id))
+        except outage.StoreUnavailable:
+            _failed_retrieve.set(_failed_retrieve.get() | {sender_id})
+            raise
+
+    async def retrieve_full_tracker(self, conversation_id: Text) -> Any:
+        try:
+            return await self._retrying(
+                "retrieve", lambda: super(EnvSQLTrackerStore, self).retrieve_full_tracker(conversation_id))
+        except outage.StoreUnavailable:
+            _failed_retrieve.set(_failed_retrieve.get() | {conversation_id})
+            raise
+
+    async def keys(self) -> Any:
+        return await self._retrying("keys", lambda: super(EnvSQLTrackerStore, self).keys())
+
+    async def save(self, tracker: Any) -> None:
+        if tracker.sender_id in _failed_retrieve.get():
+            raise outage.StoreUnavailable(f"not saving '{tracker.sender_id}': it could not be read in this request")
+        # Safe to repeat: a save appends only the events the database does not have yet.
+        await self._retrying("save", lambda: super(EnvSQLTrackerStore, self).save(tracker))
+
+
+# --- locks ------------------------------------------------------------------------------------
+
+LOCK_POLL_SECONDS = 0.05
+
+
+class AtomicRedisLockStore(RedisLockStore):
+    """Rasa's Redis ticket lock with every change made atomically (see the module docstring)."""
+
+    def _change(self, conversation_id: Text,
+                change: Callable[[Optional[TicketLock]], Tuple[Optional[TicketLock], T]]) -> T:
+        """Read the lock, apply ``change`` and write the result, as one Redis transaction.
+
+        ``change`` returns the new lock (``None`` or no tickets: delete it) and a value to return.
+        """
+        key = self.key_prefix + conversation_id
+
+        def transaction(pipe: Any) -> T:
+            raw = pipe.get(key)
+            lock = TicketLock.from_dict(json.loads(raw)) if raw else None
+            new, value = change(lock)
+            pipe.multi()
+            if new is None or not new.tickets:
+                pipe.delete(key)
+            else:
+                # Expires on its own when every holder died (kill -9) and nobody came back.
+                ttl = max(1, math.ceil(max(t.expires for t in new.tickets) - time.time())) + 60
+                pipe.set(key, new.dumps(), ex=ttl)
+            return value
+
+        return self.red.transaction(transaction, key, value_from_callable=True)
+
+    def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        def take(lock: Optional[TicketLock]) -> Tuple[TicketLock, int]:
+            lock = lock or self.create_lock(conversation_id)
+            return lock, lock.issue_ticket(lock_lifetime)
+
+        try:
+            return self._change(conversation_id, take)
+        except Exception as e:
+            raise LockError(f"Error while acquiring lock. Error:\n{e}") from e
+
+    def update_lock(self, conversation_id: Text) -> None:
+        def drop_expired(lock: Optional[TicketLock]) -> Tuple[Optional[TicketLock], None]:
+            if lock:
+                lock.remove_expired_tickets()
+            return lock, None
+
+        self._change(conversation_id, drop_expired)
+
+    def finish_serving(self, conversation_id: Text, ticket_number: int) -> None:
+        def done(lock: Optional[TicketLock]) -> Tuple[Optional[TicketLock], None]:
+            if lock:
+                lock.remove_ticket_for(ticket_number)
+                lock.remove_expired_tickets()
+            return lock, None
+
+        self._change(conversation_id, done)
+
+    def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
+        # Removing the ticket and deleting an empty lock are one step: a ticket
+        # issued meanwhile by another server is never deleted with it.
+        self.finish_serving(conversation_id, ticket_number)
+
+    def lock(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME,
+             wait_time_in_seconds: float = LOCK_POLL_SECONDS) -> Any:
+        return super().lock(conversation_id, lock_lifetime, wait_time_in_seconds)
 
 
 class EnvLockStore:
-    """Factory: a Redis lock store when ``REDIS_URL`` is set, else an in-memory one."""
+    """Factory: an atomic Redis lock store when ``REDIS_URL`` is set, else an in-memory one."""
 
     def __new__(cls, endpoint_config: Any = None) -> LockStore:  # type: ignore[misc]
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
             return InMemoryLockStore()
         url = make_url(redis_url)
-        return RedisLockStore(
+        return AtomicRedisLockStore(
             host=url.host or "localhost",
             port=url.port or 6379,
             db=int(url.database or 1),
+            username=url.username,
             password=url.password,
+            use_ssl=url.drivername == "rediss",
             key_prefix=os.environ.get("REDIS_LOCK_PREFIX", "clinic"),
         )

@@ -1,0 +1,142 @@
+"""What a visitor gets when the conversation store (PostgreSQL) or the lock store (Redis) is down.
+
+Without this, Rasa 3.6 does one of two bad things when the tracker store
+cannot be reached:
+
+* Rasa wraps every tracker store in ``FailSafeTrackerStore``, which catches any
+  ``Exception`` on ``retrieve`` and returns ``None``. Rasa then handles the
+  message as the first of a brand-new, unsaved conversation: a visitor in the
+  middle of the callback form gets "I didn't understand", staff never see the
+  turn, and when the database comes back between reading and saving, the save
+  (which appends "the events not stored yet", counted by position) can write a
+  wrong slice of events into the real conversation.
+* Any other failure (Redis down: ``LockError``) is swallowed by the REST
+  channel, which answers ``200 []``: silence.
+
+So the channels (``addons.rest_channel``, ``addons.socketio_channel``) handle a
+visitor's message through :func:`guarded`. Inside it, the tracker store
+(``addons.stores.EnvSQLTrackerStore``), after retrying briefly, raises
+:class:`MessageAborted`, a ``BaseException`` like ``asyncio.CancelledError``,
+so that ``FailSafeTrackerStore`` cannot turn it into a fresh conversation. The
+message is not handled at all (nothing is guessed, nothing half-saved) and the
+visitor gets the approved ``action_unavailable`` reply (try again, the
+clinic's phone and e-mail, 988 and 911). Outside a channel (the HTTP API) the
+store raises the ordinary :class:`StoreUnavailable` and Rasa's own handling
+applies.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Dict, Optional
+
+from rasa.core.channels.channel import UserMessage
+
+logger = logging.getLogger(__name__)
+
+POLITE_CONTENT_ID = "action_unavailable"
+
+
+class StoreUnavailable(Exception):
+    """The conversation store could not be reached, even after brief retries."""
+
+
+class MessageAborted(BaseException):
+    """Raised instead of :class:`StoreUnavailable` while a channel handles a visitor's message.
+
+    A ``BaseException`` on purpose: it must pass ``FailSafeTrackerStore`` (which
+    catches ``Exception``). Only :func:`guarded` raises the scope in which it can
+    occur, and it catches it.
+    """
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+@dataclass
+class _Scope:
+    active: bool = True
+
+
+_scope: contextvars.ContextVar[Optional[_Scope]] = contextvars.ContextVar("clinic_message_scope", default=None)
+
+
+def in_message_scope() -> bool:
+    """True while a channel's :func:`guarded` handler runs (also in tasks it started meanwhile)."""
+    scope = _scope.get()
+    return scope is not None and scope.active
+
+
+def unavailable(cause: BaseException) -> BaseException:
+    """The exception a store raises when it gives up: see the module docstring."""
+    return MessageAborted(cause) if in_message_scope() else StoreUnavailable(str(cause))
+
+
+_content: Any = None
+
+
+def polite_text() -> str:
+    """The approved ``action_unavailable`` text (read afresh, last good copy kept)."""
+    global _content
+    from actions.content import ApprovedContent
+
+    try:
+        _content = ApprovedContent.load()
+    except Exception:  # a broken edit mid-outage: keep the copy that loaded before
+        if _content is None:
+            raise
+        logger.exception("Approved content could not be read; using the last good copy.")
+    return _content.render(POLITE_CONTENT_ID).text
+
+
+def _is_lock_failure(error: BaseException) -> bool:
+    from rasa.core.lock_store import LockError
+
+    try:
+        from redis.exceptions import RedisError
+    except ImportError:  # pragma: no cover - redis is a Rasa dependency
+        RedisError = LockError  # type: ignore[misc,assignment]
+    return isinstance(error, (LockError, RedisError))
+
+
+def guarded(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]]
+) -> Callable[[UserMessage], Awaitable[Optional[Dict[str, Any]]]]:
+    """Wrap a channel's ``on_new_message``: on a store failure, reply politely instead.
+
+    The wrapped handler returns ``None`` when the message was handled, else the
+    polite reply it sent to the message's output channel, with a ``status``:
+    503 (a store is unavailable: try again) or 500 (an unexpected error, logged).
+    """
+
+    async def handle(message: UserMessage) -> Optional[Dict[str, Any]]:
+        scope = _Scope()
+        token = _scope.set(scope)
+        try:
+            await on_new_message(message)
+            return None
+        except MessageAborted as e:
+            logger.warning("Conversation store unavailable; message from %s not handled: %s",
+                           message.sender_id, e.cause)
+            status = 503
+        except Exception as e:
+            if _is_lock_failure(e):
+                logger.warning("Lock store unavailable; message from %s not handled: %s", message.sender_id, e)
+                status = 503
+            else:
+                logger.exception("Message from %s failed", message.sender_id)
+                status = 500
+        finally:
+            scope.active = False
+            _scope.reset(token)
+        text = polite_text()
+        try:
+            await message.output_channel.send_text_message(message.sender_id, text)
+        except Exception:  # the visitor's connection is gone: nothing more to do
+            logger.exception("Could not send the polite reply to %s", message.sender_id)
+        return {"recipient_id": message.sender_id, "text": text, "status": status}
+
+    return handle

@@ -1,0 +1,155 @@
+"""The results table (text and Markdown), with ratios and targets, and the PNG chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+# key path, label, unit, target (op, value, on: "ratio" | "abs"), higher is better
+ROWS: List[Tuple[str, str, str, Optional[tuple], bool]] = [
+    ("train.seconds", "training time", "s", ("<=", 0.25, "ratio"), False),
+    ("train.peak_rss_mb", "training peak memory", "MB", None, False),
+    ("server.startup_s", "start-up to /status", "s", ("<=", 0.5, "ratio"), False),
+    ("server.rss_after_start_mb", "Rasa RSS after start-up", "MB", None, False),
+    ("server.rss_after_load_mb", "Rasa RSS after the load", "MB", None, False),
+    ("load.sequential.p50_ms", "sequential p50", "ms", ("<=", 0.25, "ratio"), False),
+    ("load.sequential.p95_ms", "sequential p95", "ms", None, False),
+    ("load.sequential.p99_ms", "sequential p99", "ms", None, False),
+    ("load.sequential.msg_per_s", "sequential msg/s", "msg/s", None, True),
+    ("load.paced.p50_ms", "20 paced visitors p50", "ms", None, False),
+    ("load.paced.p95_ms", "20 paced visitors p95", "ms", None, False),
+    ("load.paced.p99_ms", "20 paced visitors p99", "ms", ("<=", 50.0, "abs"), False),
+    ("load.paced.msg_per_s", "20 paced visitors msg/s", "msg/s", None, True),
+    ("load.saturation.msg_per_s", "saturation throughput", "msg/s", (">=", 150.0, "abs"), True),
+    ("load.saturation.users", "  at concurrent visitors", "", None, True),
+    ("load.saturation.p50_ms", "  p50 at saturation", "ms", None, False),
+    ("load.sequential.cpu_ms_per_msg_rasa", "Rasa CPU per message", "ms", None, False),
+    ("load.sequential.cpu_ms_per_msg_actions", "action server CPU per message", "ms", None, False),
+]
+
+
+def get(d: Dict[str, Any], path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(d, dict) or part not in d:
+            return None
+        d = d[part]
+    return d
+
+
+def accuracy_rows(results: Dict[str, Any]) -> List[Tuple[str, str, str, Optional[tuple], bool]]:
+    groups: List[str] = []
+    for model in results["models"].values():
+        for g in get(model, "accuracy.groups") or {}:
+            if g not in groups:
+                groups.append(g)
+    return [(f"accuracy.groups.{g}", f"accuracy {g}", "", (">=", 1.0, "ratio"), True) for g in groups]
+
+
+def _fmt(v: Any, unit: str = "") -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if unit == "" and v <= 1.0:
+            return f"{v:.3f}"
+        return f"{v:.1f}" if abs(v) < 1000 else f"{v:.0f}"
+    return str(v)
+
+
+def table(results: Dict[str, Any]) -> List[Dict[str, Any]]:
+    project = results["models"].get("project", {})
+    default = results["models"].get("default", {})
+    rows = []
+    for key, label, unit, target, higher in ROWS + accuracy_rows(results):
+        p, d = get(project, key), get(default, key)
+        ratio = (p / d) if isinstance(p, (int, float)) and isinstance(d, (int, float)) and d else None
+        if isinstance(p, (int, float)) and isinstance(d, (int, float)) and d == 0 and p == 0:
+            ratio = 1.0
+        met = None
+        if target:
+            op, value, on = target
+            x = ratio if on == "ratio" else p
+            if x is not None:
+                met = x <= value + 1e-9 if op == "<=" else x >= value - 1e-9
+        rows.append({"key": key, "label": label, "unit": unit, "project": p, "default": d, "ratio": ratio,
+                     "target": f"{'ratio ' if target and target[2] == 'ratio' else ''}{target[0]} {target[1]:g}"
+                     if target else "", "met": met})
+    return rows
+
+
+def render_text(rows: List[Dict[str, Any]]) -> str:
+    head = f"{'figure':34} {'project':>10} {'default':>10} {'proj/def':>9}  {'target':14} met"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        met = {True: "yes", False: "NO", None: ""}[r["met"]]
+        label = r["label"] + (f" ({r['unit']})" if r["unit"] else "")
+        ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
+        lines.append(f"{label:34} {_fmt(r['project'], r['unit']):>10} {_fmt(r['default'], r['unit']):>10} "
+                     f"{ratio:>9}  {r['target']:14} {met}")
+    return "\n".join(lines)
+
+
+def render_markdown(rows: List[Dict[str, Any]]) -> str:
+    lines = ["| figure | project | default | project/default | target | met |", "|---|---:|---:|---:|---|---|"]
+    for r in rows:
+        met = {True: "yes", False: "**no**", None: ""}[r["met"]]
+        label = r["label"].strip() + (f" ({r['unit']})" if r["unit"] else "")
+        ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
+        lines.append(f"| {label} | {_fmt(r['project'], r['unit'])} | {_fmt(r['default'], r['unit'])} | "
+                     f"{ratio} | {r['target']} | {met} |")
+    return "\n".join(lines)
+
+
+def chart(results: Dict[str, Any], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = [m for m in ("project", "default") if m in results["models"]]
+    colors = {"project": "#2a7ab0", "default": "#c0504d"}
+    panels = [
+        ("Latency (ms, log scale)", [("seq p50", "load.sequential.p50_ms"), ("seq p95", "load.sequential.p95_ms"),
+                                     ("seq p99", "load.sequential.p99_ms"), ("paced p50", "load.paced.p50_ms"),
+                                     ("paced p95", "load.paced.p95_ms"), ("paced p99", "load.paced.p99_ms")], True),
+        ("Throughput (msg/s)", [("sequential", "load.sequential.msg_per_s"),
+                                ("saturation", "load.saturation.msg_per_s")], False),
+        ("Time (s, log scale)", [("training", "train.seconds"), ("start-up", "server.startup_s")], True),
+        ("Memory (MB)", [("training peak", "train.peak_rss_mb"), ("server after load", "server.rss_after_load_mb")],
+         False),
+        ("CPU per message (ms)", [("Rasa", "load.sequential.cpu_ms_per_msg_rasa"),
+                                  ("action server", "load.sequential.cpu_ms_per_msg_actions")], False),
+    ]
+    groups = [r[0].split(".")[-1] for r in accuracy_rows(results)]
+    fig, axes = plt.subplots(2, 3, figsize=(17, 9))
+    for ax, (title, items, log) in zip(axes.flat, panels):
+        width = 0.8 / len(models)
+        for i, m in enumerate(models):
+            vals = [get(results["models"][m], k) or 0 for _, k in items]
+            xs = [j + i * width for j in range(len(items))]
+            bars = ax.bar(xs, vals, width, label=m, color=colors[m])
+            for b, v in zip(bars, vals):
+                ax.annotate(f"{v:.0f}" if v >= 10 else f"{v:.1f}", (b.get_x() + b.get_width() / 2, b.get_height()),
+                            ha="center", va="bottom", fontsize=7)
+        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(items))])
+        ax.set_xticklabels([lbl for lbl, _ in items], fontsize=8)
+        ax.set_title(title, fontsize=10)
+        if log:
+            ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    ax = axes.flat[5]
+    width = 0.8 / len(models)
+    for i, m in enumerate(models):
+        vals = [get(results["models"][m], f"accuracy.groups.{g}") or 0 for g in groups]
+        ax.barh([j + i * width for j in range(len(groups))], vals, width, label=m, color=colors[m])
+    ax.set_yticks([j + 0.4 - width / 2 for j in range(len(groups))])
+    ax.set_yticklabels(groups, fontsize=7)
+    ax.set_xlim(0, 1.05)
+    ax.invert_yaxis()
+    ax.set_title("Accuracy (share right)", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    env = results.get("environment", {})
+    fig.suptitle(f"Clinic assistant: project config vs Rasa default, {results.get('finished', '')} "
+                 f"({env.get('cpus', '?')} CPUs, load avg at start {env.get('loadavg_start', '?')})", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
