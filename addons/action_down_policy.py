@@ -35,10 +35,12 @@ def _failed_in_turn(tracker: DialogueStateTracker, watched: List[str]) -> Option
     Each watched action always produces something (a message, a slot, a form
     step), so an ``ActionExecuted`` followed directly by another action, or by
     nothing, means Rasa could not run it and dropped its events: the action
-    server is down or failed. ``policy`` is set only on actions the server
-    actually ran; a story replayed by ``rasa test`` has none and no bot
-    messages, and must not look like a failure.
+    server is down or failed. Only a live message (one that came in through a
+    channel) counts: a story replayed by ``rasa test`` has no channel and no
+    bot messages, and must not look like a failure.
     """
+    if tracker.latest_message is None or not tracker.latest_message.input_channel:
+        return None
     turn: List[Event] = []
     for event in reversed(tracker.events):
         if isinstance(event, UserUttered):
@@ -49,7 +51,6 @@ def _failed_in_turn(tracker: DialogueStateTracker, watched: List[str]) -> Option
         if (
             isinstance(event, ActionExecuted)
             and event.action_name in watched
-            and event.policy is not None
             and (i + 1 == len(turn) or isinstance(turn[i + 1], ActionExecuted))
         ):
             return [e.action_name for e in turn[i + 1:] if isinstance(e, ActionExecuted)]

@@ -21,5 +21,10 @@ export WEB_PORT="${WEB_PORT:-8080}"
 export RASA_URL="${RASA_URL:-http://127.0.0.1:$RASA_PORT}"
 export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:$WEB_PORT,http://127.0.0.1:$WEB_PORT}"
 export SQLALCHEMY_SILENCE_UBER_WARNING=1
+# Largest request body the Rasa server accepts (Sanic reads SANIC_*): 413 above it.
+# The action server and the web app set their own limits (docs/PRODUCTION.md).
+export SANIC_REQUEST_MAX_SIZE="${SANIC_REQUEST_MAX_SIZE:-65536}"
+# Longest visitor message kept, in characters (REST and Socket.IO channels).
+export MAX_MESSAGE_CHARS="${MAX_MESSAGE_CHARS:-2000}"
 mkdir -p var
 export TQDM_DISABLE=1

@@ -16,7 +16,7 @@ make --no-print-directory train
 
 step "Rasa test stories (tests/stories)"
 rm -rf results
-.venv/bin/rasa test core --model models/clinic.tar.gz --stories tests/stories \
+.venv/bin/rasa test core --e2e --model models/clinic.tar.gz --stories tests/stories \
   --fail-on-prediction-errors --out results/core
 
 step "pytest (actions, NLU safety net, servers, web app, browser)"

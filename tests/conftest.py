@@ -57,10 +57,16 @@ class Stack:
     web_port: int
     procs: Dict[str, subprocess.Popen] = field(default_factory=dict)
     logs: Dict[str, Path] = field(default_factory=dict)
+    # Extra Rasa servers on the same stores (start_rasa(name=...)): name -> port.
+    rasa_ports: Dict[str, int] = field(default_factory=dict)
 
     @property
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
+
+    def url_of(self, rasa: str = "rasa") -> str:
+        """The URL of the Rasa server started as ``rasa`` (the first one by default)."""
+        return f"http://127.0.0.1:{self.rasa_ports.get(rasa, self.rasa_port)}"
 
     @property
     def web_url(self) -> str:
@@ -83,13 +89,19 @@ class Stack:
                                        "--port", str(self.action_port)])
         wait_for(f"http://127.0.0.1:{self.action_port}/health", proc=proc)
 
-    def start_rasa(self) -> None:
-        proc = self._spawn("rasa", [
+    def start_rasa(self, name: str = "rasa", wait: bool = True) -> None:
+        """Start a Rasa server; another ``name`` starts one more on its own port, same stores."""
+        port = self.rasa_port if name == "rasa" else self.rasa_ports.setdefault(name, free_port())
+        self._spawn(name, [
             str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", self.token,
-            "--port", str(self.rasa_port), "--cors", f"http://127.0.0.1:{self.web_port}",
+            "--port", str(port), "--cors", f"http://127.0.0.1:{self.web_port}",
             "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
             "--model", str(MODEL)])
-        wait_for(f"{self.rasa_url}/status?token={self.token}", proc=proc)
+        if wait:
+            self.wait_rasa(name)
+
+    def wait_rasa(self, name: str = "rasa") -> None:
+        wait_for(f"{self.url_of(name)}/status?token={self.token}", proc=self.procs[name])
 
     def start_web(self) -> None:
         proc = self._spawn("web", [str(VENV_BIN / "python"), "-m", "webapp", "--port", str(self.web_port)])
@@ -110,23 +122,23 @@ class Stack:
             self.stop(name)
 
     # --- talking to it -------------------------------------------------
-    def say(self, sender: str, text: str) -> List[dict]:
+    def say(self, sender: str, text: str, rasa: str = "rasa") -> List[dict]:
         """Send one REST message; the bot's replies."""
-        req = urllib.request.Request(f"{self.rasa_url}/webhooks/rest/webhook",
+        req = urllib.request.Request(f"{self.url_of(rasa)}/webhooks/rest/webhook",
                                      data=json.dumps({"sender": sender, "message": text}).encode(),
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read() or b"[]")
 
-    def tracker(self, sender: str) -> dict:
-        with urllib.request.urlopen(f"{self.rasa_url}/conversations/{sender}/tracker?token={self.token}",
+    def tracker(self, sender: str, rasa: str = "rasa") -> dict:
+        with urllib.request.urlopen(f"{self.url_of(rasa)}/conversations/{sender}/tracker?token={self.token}",
                                     timeout=30) as r:
             return json.loads(r.read())
 
-    def turn(self, sender: str, text: str) -> List[str]:
+    def turn(self, sender: str, text: str, rasa: str = "rasa") -> List[str]:
         """Send one message; the content ids of this turn's bot messages."""
-        self.say(sender, text)
-        events = self.tracker(sender)["events"]
+        self.say(sender, text, rasa)
+        events = self.tracker(sender, rasa)["events"]
         last_user = max(i for i, e in enumerate(events) if e["event"] == "user")
         return [(e.get("metadata") or {}).get("content_id") for e in events[last_user + 1:]
                 if e["event"] == "bot"]
@@ -146,6 +158,8 @@ def make_stack(tmp: Path, **extra_env: str) -> Stack:
         "ALLOWED_ORIGINS": f"http://127.0.0.1:{web_port},http://localhost:{web_port}",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         "RASA_TELEMETRY_ENABLED": "false",
+        "SANIC_REQUEST_MAX_SIZE": "65536",  # as scripts/env.sh
+        "MAX_MESSAGE_CHARS": "2000",
     })
     env.update(extra_env)
     return Stack(env=env, tmp=tmp, rasa_port=rasa_port, action_port=action_port, web_port=web_port)

@@ -1,0 +1,202 @@
+"""``python -m bench`` (``make bench``): the project's configuration against Rasa's default, in one run.
+
+For each of the two models (config.yml, and bench/default_config.yml: what
+`rasa init` trains), both trained here on the project's domain.yml and data/:
+
+1. training time and peak memory (``rasa train``, cold private cache, process tree polled);
+2. a fresh action server and Rasa server on free ports with their own SQLite
+   tracker DB (one model at a time, so they never share the 2 cores);
+   seconds from start to ``/status`` answering, resident memory;
+3. Locust over the REST channel, action server in the loop: sequential
+   messages; 20 visitors who each send their next message 1 s after the
+   previous reply; saturation (no pause, several concurrency levels, the best);
+   resident memory after the load; py-spy flame graphs under load;
+4. accuracy with ../shared/eval/evaluate.py (public cases + 1000 out-of-scope
+   probes) and on bench/heldout.yml.
+
+Writes bench-output/results.json, results.md, results.png and per-model
+details (Locust CSVs, latencies, logs, flame graphs) in bench-output/<model>/.
+
+Options: --quick (short phases, 100 probes: a smoke test, not for reporting);
+--reuse-models (skip training when a model in bench-output/models/ was trained
+from identical inputs; its training figures are then those of that earlier
+run, marked ``reused``); --only project|default; --no-profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict
+
+from bench import evaluation, profile, report
+from bench.load import run_phase
+from bench.stack import ROOT, Stack, train, tree_rss
+
+HERE = Path(__file__).resolve().parent
+OUT = ROOT / "bench-output"
+CONFIGS = {"project": ROOT / "config.yml", "default": HERE / "default_config.yml"}
+
+FULL = dict(warmup=6, sequential=20, paced=30, paced_warmup=3, sat_levels=(4, 16, 48), sat_seconds=12,
+            profile=12, probe_n=1000)
+QUICK = dict(warmup=3, sequential=6, paced=8, paced_warmup=2, sat_levels=(4, 16), sat_seconds=5,
+             profile=5, probe_n=100)
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def fingerprint(config: Path) -> str:
+    """What a trained model depends on: the config, domain, data, addons and the Rasa version."""
+    import rasa
+
+    h = hashlib.sha256(rasa.__version__.encode())
+    files = [config, ROOT / "domain.yml", *sorted((ROOT / "data").rglob("*.yml")),
+             *sorted((ROOT / "addons").glob("*.py"))]
+    for f in files:
+        h.update(str(f.relative_to(ROOT)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def train_model(name: str, reuse: bool) -> Dict[str, Any]:
+    models = OUT / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    meta_file = models / f"{name}.train.json"
+    fp = fingerprint(CONFIGS[name])
+    if reuse and meta_file.exists():
+        meta = json.loads(meta_file.read_text())
+        if meta.get("fingerprint") == fp and Path(meta["model"]).exists():
+            log(f"{name}: reusing the model trained at {meta['trained_at']} (identical inputs)")
+            return {**meta, "reused": True}
+    log(f"{name}: training with {CONFIGS[name].relative_to(ROOT)} (load average {loadavg()})")
+    result = train(CONFIGS[name], models, name, models / f"train-{name}.log")
+    result.update(fingerprint=fp, trained_at=dt.datetime.now().isoformat(timespec="seconds"),
+                  loadavg_before=loadavg(), config=str(CONFIGS[name].relative_to(ROOT)))
+    meta_file.write_text(json.dumps(result, indent=1))
+    log(f"{name}: trained in {result['seconds']:.1f} s, peak {result['peak_rss_mb']:.0f} MB")
+    return {**result, "reused": False}
+
+
+def measure(name: str, model: Path, p: Dict[str, Any], do_profile: bool) -> Dict[str, Any]:
+    out = OUT / name
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    result: Dict[str, Any] = {"loadavg_before": loadavg()}
+    try:
+        with Stack(model=model, tmp=tmp) as stack:
+            stack.start_actions()
+            log(f"{name}: starting Rasa on :{stack.rasa_port} (action server :{stack.action_port})")
+            startup = stack.start_rasa()
+            rasa_pid = stack.pid("rasa")
+            pids = {"rasa": rasa_pid, "actions": stack.pid("actions")}
+            result["server"] = {"startup_s": startup, "rss_after_start_mb": tree_rss(rasa_pid) / 2**20}
+            log(f"{name}: /status after {startup:.1f} s; warming up")
+            run_phase(stack.url, out / "warmup", users=1, seconds=p["warmup"], seed=1)
+            loads: Dict[str, Any] = {}
+            log(f"{name}: sequential, {p['sequential']} s")
+            loads["sequential"] = run_phase(stack.url, out / "sequential", users=1, seconds=p["sequential"],
+                                            pids=pids, seed=2)
+            log(f"{name}: 20 paced visitors, {p['paced']} s")
+            loads["paced"] = run_phase(stack.url, out / "paced", users=20, wait=1.0, seconds=p["paced"],
+                                       warmup=p["paced_warmup"], pids=pids, seed=3)
+            levels = []
+            for users in p["sat_levels"]:
+                log(f"{name}: saturation, {users} visitors without pause, {p['sat_seconds']} s")
+                levels.append(run_phase(stack.url, out / f"saturation-{users}", users=users,
+                                        seconds=p["sat_seconds"], warmup=1.0, pids=pids, seed=4 + users))
+            best = max(levels, key=lambda r: r["msg_per_s"])
+            loads["saturation"] = {**best, "levels": levels}
+            result["load"] = loads
+            result["server"]["rss_after_load_mb"] = tree_rss(rasa_pid) / 2**20
+            if do_profile:
+                log(f"{name}: py-spy on both servers, 8 visitors, {p['profile']} s")
+                spies = profile.start(pids, out, p["profile"] + 2, name)
+                time.sleep(1.0)
+                run_phase(stack.url, out / "profiled", users=8, seconds=p["profile"], pids=pids, seed=99)
+                result["profile"] = profile.finish(spies, pids, out, name)
+            log(f"{name}: accuracy (evaluate.py, {p['probe_n']} probes, and bench/heldout.yml)")
+            t0 = time.perf_counter()
+            runs = evaluation.start(stack.url, stack.token, out, p["probe_n"])
+            result["accuracy"] = evaluation.finish(runs)
+            result["accuracy"]["seconds"] = time.perf_counter() - t0
+            result["server"]["rss_after_eval_mb"] = tree_rss(rasa_pid) / 2**20
+    finally:
+        for f in ("rasa.log", "actions.log", "rasa-file.log"):
+            if (tmp / f).exists():
+                shutil.copy(tmp / f, out / f)
+        shutil.rmtree(tmp, ignore_errors=True)
+    result["loadavg_after"] = loadavg()
+    return result
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--reuse-models", action="store_true")
+    ap.add_argument("--only", choices=sorted(CONFIGS))
+    ap.add_argument("--no-profile", action="store_true")
+    a = ap.parse_args()
+    os.chdir(ROOT)
+    sys.path.insert(0, str(ROOT))
+    p = QUICK if a.quick else FULL
+    names = [a.only] if a.only else ["project", "default"]
+    OUT.mkdir(exist_ok=True)
+    t_start = time.perf_counter()
+    import rasa
+
+    results: Dict[str, Any] = {
+        "started": dt.datetime.now().isoformat(timespec="seconds"),
+        "mode": "quick" if a.quick else "full",
+        "environment": {
+            "cpus": os.cpu_count(), "loadavg_start": loadavg(),
+            "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
+            "python": platform.python_version(), "rasa": rasa.__version__, "phases": p,
+        },
+        "models": {},
+    }
+    log(f"load average at start: {loadavg()} on {os.cpu_count()} CPUs")
+    trained = {name: train_model(name, a.reuse_models) for name in names}
+    for name in names:
+        results["models"][name] = {"train": trained[name]}
+        results["models"][name].update(measure(name, Path(trained[name]["model"]), p, not a.no_profile))
+    results["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+    results["environment"]["loadavg_end"] = loadavg()
+    results["total_seconds"] = time.perf_counter() - t_start
+    rows = report.table(results)
+    results["table"] = rows
+    (OUT / "results.json").write_text(json.dumps(results, indent=1))
+    text = report.render_text(rows)
+    (OUT / "results.md").write_text(
+        f"Run {results['started']} to {results['finished']} ({results['mode']}), "
+        f"{results['total_seconds'] / 60:.1f} min, {os.cpu_count()} CPUs, load average "
+        f"{results['environment']['loadavg_start']} at start, {results['environment']['loadavg_end']} at end.\n\n"
+        + report.render_markdown(rows) + "\n")
+    report.chart(results, OUT / "results.png")
+    print()
+    print(text)
+    print(f"\nTotal {results['total_seconds'] / 60:.1f} min; load average at start "
+          f"{results['environment']['loadavg_start']}, at end {results['environment']['loadavg_end']}.")
+    print(f"Written: {OUT / 'results.json'}, {OUT / 'results.md'}, {OUT / 'results.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
