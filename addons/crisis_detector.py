@@ -20,15 +20,14 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from addons.crisis_lexicon import find_crisis
+from addons.crisis_lexicon import find_crisis, mask_idioms, normalize
 from addons.nlu_intent import intent_of, override_intent, text_of
 
 # Words without which a classifier's crisis guess is not believed.
 DISTRESS = re.compile(
-    r"\b(die|dying|dead|death|kill\w*|suicid\w*|hurt\w*|harm\w*|pills?|overdos\w*|"
-    r"alive|live|living|life|hopeless|worthless|burden|better off|"
-    r"give up|giving up|can'?t go on|cut\w*|bleed\w*|jump\w*|bridge|gun|rope|hang\w*|"
-    r"wake up|note|end (it|things|everything))\b",
+    r"\b(die|dying|dead|death|suicid\w*|alive|hopeless|worthless|burden|better off|"
+    r"give up|giving up|cant go on|pills?|overdos\w*|(hurt|harm|cut)(ing)? (my ?self|me)|self ?harm|"
+    r"wake up|end (it|things|everything|my life)|be here|disappear\w*|no (point|reason))\b",
     re.IGNORECASE,
 )
 
@@ -68,6 +67,8 @@ class CrisisDetector(GraphComponent):
                 override_intent(message, self.intent)
                 continue
             name, confidence = intent_of(message)
-            if name == self.intent and (confidence < self.min_confidence or not DISTRESS.search(text)):
+            if name == self.intent and (
+                confidence < self.min_confidence or not DISTRESS.search(mask_idioms(normalize(text)))
+            ):
                 override_intent(message, self.untrusted_intent, confidence)
         return messages

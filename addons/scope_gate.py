@@ -6,7 +6,7 @@ answer is the worst outcome, so this component, after the classifier, keeps a
 topic intent only when the message
 
 * names the clinic's domain: a term from ``anchors`` (ketamine, infusion,
-  Redding...), matched as a word prefix and forgiving one typo; or
+  Redding...), matched as a word prefix, forgiving one typo in long terms; or
 * uses only words the project's own topic examples use (learned at training
   time), which lets short follow-ups such as "how long does it take?" through
   while "how long does it take to get a passport" is not.
@@ -61,16 +61,19 @@ def _deletions(word: str) -> Set[str]:
     return {word} | {word[:i] + word[i + 1:] for i in range(len(word))}
 
 
+FUZZY_MIN = 8  # shorter terms ("redding") are too close to everyday words ("reading")
+
+
 class AnchorIndex:
-    """Word-prefix matching of domain terms, forgiving one typo in terms of 5+ letters."""
+    """Word-prefix matching of domain terms, forgiving one typo in terms of 8+ letters."""
 
     def __init__(self, anchors: Iterable[str]) -> None:
         self.anchors = sorted({a.lower() for a in anchors})
         self.short = frozenset(a for a in self.anchors if len(a) < 5)
-        self.lengths = sorted({len(a) for a in self.anchors if len(a) >= 5})
+        self.lengths = sorted({len(a) for a in self.anchors if len(a) >= FUZZY_MIN})
         self.variants: Dict[str, Set[str]] = {}
         for anchor in self.anchors:
-            if len(anchor) >= 5:
+            if len(anchor) >= FUZZY_MIN:
                 for variant in _deletions(anchor):
                     self.variants.setdefault(variant, set()).add(anchor)
 

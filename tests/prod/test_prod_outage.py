@@ -1,0 +1,81 @@
+"""PostgreSQL (the tracker store) stops while visitors are chatting: each message gets the
+approved "try again" reply (REST: 503 with the reply and Retry-After; widget: the reply), never
+a 500, silence or an out-of-context answer; nothing is half-stored; and when the database is
+back the conversations carry on exactly where they were.
+
+The tracker store here is a private PostgreSQL cluster (tests/prod/conftest.py), stopped
+the way a crash looks to clients (``pg_ctl stop -m immediate``)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+
+from tests.prod.conftest import make_stack, prod_env, start_all
+from tests.prod.phrases import CRISIS, MEDICAL, expected_texts, turns_of
+from tests.prod.widget_client import Widget
+
+
+@pytest.fixture
+def outage_stack(private_postgres, databases, tmp_path):
+    stack = make_stack(tmp_path, **prod_env(private_postgres.create_db("tracker"), databases.create("outage_clinic")))
+    try:
+        start_all(stack, ("rasa",), web=False)
+        yield stack, private_postgres
+    finally:
+        stack.stop_all()
+
+
+def post(stack, sender: str, text: str):
+    """(status, headers, body) of one REST message, whatever the status."""
+    req = urllib.request.Request(f"{stack.rasa_url}/webhooks/rest/webhook",
+                                 data=json.dumps({"sender": sender, "message": text}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, dict(r.headers), json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), json.loads(e.read() or b"null")
+
+
+def test_database_down_polite_reply_then_recovery(outage_stack):
+    stack, pg = outage_stack
+    polite = expected_texts(["action_unavailable"])
+    origin = stack.env["ALLOWED_ORIGINS"].split(",")[0]
+    form = "outage-form-" + uuid.uuid4().hex[:8]
+    assert stack.turn(form, MEDICAL[0]) == MEDICAL[1]
+    assert stack.turn(form, "yes") == ["callback_name"]
+    widget = Widget(stack.rasa_url, origin)
+    try:
+        session = widget.start_session()
+        assert widget.ask("what is ketamine") == expected_texts(["what_is_ketamine"])
+
+        pg.stop("immediate")
+        try:
+            for sender, text in [(form, "Jane Doe"), ("outage-new-" + uuid.uuid4().hex[:8], "what is ketamine"),
+                                 ("outage-crisis-" + uuid.uuid4().hex[:8], CRISIS[0])]:
+                started = time.monotonic()
+                status, headers, body = post(stack, sender, text)
+                assert status == 503, (status, body)
+                assert headers.get("Retry-After") == "5"
+                assert [m["text"] for m in body] == polite and body[0]["recipient_id"] == sender
+                assert time.monotonic() - started < 10
+            assert "988" in polite[0] and "911" in polite[0]  # also what a visitor in crisis needs
+            # the widget's visitor gets the same reply, not silence
+            assert widget.ask("how long does a session take") == polite
+        finally:
+            pg.start()
+
+        # Back: the conversations go on where they were; the outage left nothing behind.
+        assert stack.turn(form, "Jane Doe") == ["callback_contact"]
+        assert [text for text, _, _ in turns_of(stack.tracker(form))] == [MEDICAL[0], "yes", "Jane Doe"]
+        assert widget.ask("how long does a session take") == expected_texts(["session_length"])
+        assert [text for text, _, _ in turns_of(stack.tracker(session))] == [
+            "what is ketamine", "how long does a session take"]
+    finally:
+        widget.close()

@@ -1,0 +1,139 @@
+"""The NLU safety components on their own: scope gate, cue detectors, crisis detector."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from addons.crisis_detector import CrisisDetector
+from addons.cue_detector import CueDetector
+from addons.medical_lexicon import find_medical
+from addons.scope_gate import AnchorIndex, ScopeGate
+
+TOPICS = ["dose", "session_length", "location", "multiple_sessions", "what_is_ketamine"]
+
+
+def message(text: str, intent: str, confidence: float = 0.9) -> Message:
+    m = Message(data={"text": text})
+    m.set("intent", {"name": intent, "confidence": confidence}, add_to_output=True)
+    m.set("intent_ranking", [{"name": intent, "confidence": confidence}], add_to_output=True)
+    return m
+
+
+def intent(m: Message) -> Optional[str]:
+    return m.get("intent")["name"]
+
+
+@pytest.mark.parametrize("word, anchor", [
+    ("ketamine", "ketamine"), ("ketamnie", "ketamine"), ("ketamie", "ketamine"), ("infusions", "infusion"),
+    ("infsuion", "infusion"), ("anesthesia", "anesthe"), ("redding", "redding"), ("iv", "iv"),
+])
+def test_anchor_index_matches_prefixes_and_one_typo_in_long_terms(word, anchor):
+    assert AnchorIndex(["ketamine", "infusion", "anesthe", "redding", "iv"]).match(word) == anchor
+
+
+@pytest.mark.parametrize("word", ["kitchen", "cat", "info", "ivory", "reading", "readings", "dosa"])
+def test_anchor_index_does_not_match_unrelated_words(word):
+    assert AnchorIndex(["ketamine", "infusion", "redding", "iv", "dose"]).match(word) is None
+
+
+@pytest.fixture
+def gate(tmp_path) -> ScopeGate:
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    config = {**ScopeGate.get_default_config(), "guarded_intents": TOPICS,
+              "anchors": ["ketamine", "infusion", "session", "clinic", "redding"]}
+    g = ScopeGate(config, LocalModelStorage(tmp_path), Resource("gate"))
+    examples = [Message(data={"text": t, "intent": i}) for t, i in [
+        ("how long does it take", "session_length"), ("how many of those would I need", "multiple_sessions"),
+        ("where is your office", "location"), ("how much do you give", "dose")]]
+    g.train(TrainingData(examples))
+    return g
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("how long does an infusion take", True),       # names the domain
+    ("how long does it take?", True),               # only the topics' own words: a follow-up
+    ("and how many of those would I need?", True),
+    ("where's your office", True),
+    ("how long does it take to boil an egg", False),  # other words, no domain
+    ("how many players are on a team", False),
+    ("where is the post office", False),
+])
+def test_scope_gate_keeps_a_topic_only_in_the_domain(gate, text, kept):
+    m = gate.process([message(text, "session_length")])[0]
+    assert (intent(m) == "session_length") is kept
+    if not kept:
+        assert intent(m) == "out_of_scope"
+
+
+def test_scope_gate_leaves_other_intents_and_buttons_alone(gate):
+    assert intent(gate.process([message("recipe for lasagna", "medical_question")])[0]) == "medical_question"
+    assert intent(gate.process([message("/session_length", "session_length")])[0]) == "session_length"
+
+
+@pytest.mark.parametrize("text, cue", [
+    ("is it safe with my heart condition", "risk"), ("can I take it with lithium", "medication"),
+    ("what dose at 250 pounds", "person"), ("I'm pregnant, can I do this", "condition"),
+    ("can I drive home after", "around_infusion"), ("will it make me nauseous", "symptom"),
+])
+def test_medical_lexicon_finds_personal_medical_cues(text, cue):
+    assert find_medical(text) == cue
+
+
+@pytest.mark.parametrize("text", [
+    "how does ketamine work", "is it faster than antidepressants", "how long is a session",
+    "does ketamine help with pain", "what is the dose compared to anesthesia",
+])
+def test_medical_lexicon_leaves_article_topics_alone(text):
+    assert find_medical(text) is None
+
+
+def medical_detector() -> CueDetector:
+    return CueDetector({**CueDetector.get_default_config(), "intent": "medical_question",
+                        "lexicon": "addons.medical_lexicon.find_medical", "overridden_intents": TOPICS})
+
+
+def test_a_medical_cue_turns_a_topic_into_a_medical_question():
+    m = medical_detector().process([message("what dose would I need at 250 pounds", "dose")])[0]
+    assert intent(m) == "medical_question"
+
+
+def test_an_unsure_message_is_medical_only_when_it_is_about_the_treatment_or_the_visitor():
+    d = medical_detector()
+    assert intent(d.process([message("do I need to stop my prozac", "nlu_fallback", 0.45)])[0]) == "medical_question"
+    assert intent(d.process([message("is the flu contagious", "nlu_fallback", 0.45)])[0]) == "nlu_fallback"
+
+
+def test_cost_patterns_come_from_config():
+    d = CueDetector({**CueDetector.get_default_config(), "intent": "ask_staff",
+                     "patterns": [r"cost\w*", "insur\\w*"], "overridden_intents": TOPICS})
+    assert intent(d.process([message("what does an infusion cost", "session_length")])[0]) == "ask_staff"
+    assert intent(d.process([message("how long is an infusion", "session_length")])[0]) == "session_length"
+
+
+crisis = CrisisDetector(CrisisDetector.get_default_config())
+
+
+@pytest.mark.parametrize("text, predicted", [
+    ("i want to kms", "out_of_scope"), ("i wrote a note and i'm ready to go", "nlu_fallback"),
+    ("everyone would be better off without me", "thanks"), ("my friend says she wants to end it all", "greeting"),
+])
+def test_crisis_language_wins_whatever_the_classifier_said(text, predicted):
+    assert intent(crisis.process([message(text, predicted)])[0]) == "crisis"
+
+
+@pytest.mark.parametrize("text, confidence", [
+    ("kill the lights in the hallway", 0.95),          # no distress, idiom
+    ("i don't want my old pin anymore", 0.95),        # no word of distress
+    ("i feel like i want to die", 0.5),               # distress, but an unsure guess ... lexicon decides
+])
+def test_an_unsupported_crisis_guess_is_not_believed(text, confidence):
+    result = intent(crisis.process([message(text, "crisis", confidence)])[0])
+    if "die" in text:
+        assert result == "crisis"  # the lexicon catches it regardless
+    else:
+        assert result == "nlu_fallback"
