@@ -17,10 +17,13 @@ from bench.stack import VENV_BIN
 
 PY_SPY = str(VENV_BIN / "py-spy")
 
-# (label, substring of a frame): the first match from the leaf's side decides... no: the
-# first category (in this order) whose frame appears anywhere in the stack gets the sample.
+# (label, substring of a frame): the first category, in this order, with a frame anywhere in
+# the stack gets the sample. jsonschema recurses deeper than py-spy's stack depth, so some of
+# its samples lose their root: the only jsonschema user in the message path is the check of
+# action replies, hence the second line.
 CATEGORIES = [
     ("action reply validation (jsonschema)", "_validate_action_result (rasa/core/actions/action.py"),
+    ("action reply validation (jsonschema)", "(jsonschema/"),
     ("action server call (aiohttp)", "request (rasa/utils/endpoints.py"),
     ("tracker store write (SQL)", "save (rasa/core/tracker_store.py"),
     ("tracker store read (SQL)", "_retrieve (rasa/core/tracker_store.py"),

@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional, Tuple
 # key path, label, unit, target (op, value, on: "ratio" | "abs"), higher is better
 ROWS: List[Tuple[str, str, str, Optional[tuple], bool]] = [
     ("train.seconds", "training time", "s", ("<=", 0.25, "ratio"), False),
+    ("train.cpu_seconds", "training CPU time", "s", None, False),
     ("train.peak_rss_mb", "training peak memory", "MB", None, False),
     ("server.startup_s", "start-up to /status", "s", ("<=", 0.5, "ratio"), False),
     ("server.rss_after_start_mb", "Rasa RSS after start-up", "MB", None, False),
@@ -135,6 +136,7 @@ def chart(results: Dict[str, Any], out: Path) -> None:
         ax.set_title(title, fontsize=10)
         if log:
             ax.set_yscale("log")
+            ax.set_ylim(bottom=1)
         ax.legend(fontsize=8)
     ax = axes.flat[5]
     width = 0.8 / len(models)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -124,6 +125,7 @@ def train(config: Path, out_dir: Path, name: str, log: Path) -> dict:
     env = base_env(RASA_CACHE_DIRECTORY=str(cache))
     args = [RASA, "train", "--config", str(config), "--domain", "domain.yml", "--data", "data",
             "--out", str(out_dir), "--fixed-model-name", name]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     with open(log, "wb") as f:
         proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT,
@@ -132,10 +134,14 @@ def train(config: Path, out_dir: Path, name: str, log: Path) -> dict:
         rc = proc.wait()
     seconds = time.perf_counter() - t0
     peak = sampler.stop()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU time hardly depends on what else runs on the machine; wall time does
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     shutil.rmtree(cache, ignore_errors=True)
     if rc != 0:
         raise RuntimeError(f"training {name} failed ({rc}); see {log}")
-    return {"seconds": seconds, "peak_rss_mb": peak / 2**20, "model": str(out_dir / f"{name}.tar.gz")}
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": peak / 2**20,
+            "model": str(out_dir / f"{name}.tar.gz")}
 
 
 @dataclass

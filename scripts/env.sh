@@ -1,9 +1,13 @@
 # Sourced by the Makefile's scripts: loads .env and fills in safe local defaults.
 # Secrets are never in the repository: when RASA_AUTH_TOKEN or SESSION_SECRET is
 # unset, one is generated once and kept in the git-ignored .env file.
-set -a
-[ -f .env ] && . ./.env
-set +a
+# Values already in the environment win over .env.
+if [ -f .env ]; then
+  while IFS='=' read -r key value; do
+    case "$key" in ''|\#*) continue ;; esac
+    [ -n "${!key+set}" ] || export "$key=$value"
+  done < .env
+fi
 gen_secret() { .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))'; }
 for name in RASA_AUTH_TOKEN SESSION_SECRET; do
   if [ -z "${!name:-}" ]; then

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -26,8 +27,11 @@ def tracker(intent: str, text: str = "a visitor message", events: Optional[List[
 
 
 def run(action, t: Tracker, domain: Optional[dict] = None):
+    """Run an action as the action server does; in a thread of its own, since a
+    browser test in the same session may hold this thread's event loop."""
     dispatcher = CollectingDispatcher()
-    events = asyncio.run(action.run(dispatcher, t, domain or {}))
+    with ThreadPoolExecutor(1) as pool:
+        events = pool.submit(asyncio.run, action.run(dispatcher, t, domain or {})).result()
     return dispatcher.messages, events
 
 

@@ -12,12 +12,16 @@ PostgreSQL or Redis missing is a test failure, never a skip: run
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import time
+import urllib.request
 import uuid
+import zlib
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
@@ -123,13 +127,65 @@ def prod_env(tracker_url: str, clinic_url: str, **extra: str) -> Dict[str, str]:
     return env
 
 
+def model_settled(timeout: float = 300.0) -> None:
+    """Wait while models/clinic.tar.gz is being rewritten (the lead retrains now and then)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            before = MODEL.stat().st_mtime
+            with tarfile.open(MODEL, "r:gz") as tar:
+                for member in tar:
+                    if member.isfile():
+                        tar.extractfile(member).read()
+            if time.time() - before > 2 and MODEL.stat().st_mtime == before:
+                return
+        except (OSError, tarfile.TarError, EOFError, zlib.error):
+            pass
+        time.sleep(1)
+    pytest.fail(f"{MODEL} did not settle in {timeout}s")
+
+
+def start_rasa_servers(stack: Stack, names=("rasa",), attempts: int = 3) -> None:
+    """Start Rasa servers in parallel; one that found no valid model (it was being rewritten)
+    is started again."""
+    pending = list(names)
+    for attempt in range(attempts):
+        model_settled()
+        for name in pending:
+            stack.start_rasa(name, wait=False)
+        failed = []
+        for name in pending:
+            deadline = time.monotonic() + 240
+            while True:
+                log = stack.logs[name].read_text(errors="replace") if stack.logs[name].exists() else ""
+                proc = stack.procs[name]
+                if "No valid model found" in log.split("--- restart ---")[-1] or proc.poll() is not None:
+                    failed.append(name)
+                    break
+                try:
+                    with urllib.request.urlopen(f"{stack.url_of(name)}/status?token={stack.token}",
+                                                timeout=2) as r:
+                        if r.status == 200 and json.loads(r.read()).get("model_file"):
+                            break
+                except Exception:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"Rasa server {name} not ready; see {stack.logs[name]}")
+                time.sleep(0.3)
+        for name in failed:
+            stack.stop(name)
+            with open(stack.logs[name], "a") as f:
+                f.write("\n--- restart ---\n")
+        pending = failed
+        if not pending:
+            return
+    raise RuntimeError(f"Rasa servers {pending} could not load {MODEL}")
+
+
 def start_all(stack: Stack, rasa_names=("rasa",), web: bool = True) -> None:
     """Action server, the Rasa servers (loading in parallel) and, if asked, the web app."""
     stack.start_actions()
-    for name in rasa_names:
-        stack.start_rasa(name, wait=False)
-    for name in rasa_names:
-        stack.wait_rasa(name)
+    start_rasa_servers(stack, rasa_names)
     if web:
         stack.start_web()
 

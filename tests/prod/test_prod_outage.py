@@ -70,6 +70,11 @@ def test_database_down_polite_reply_then_recovery(outage_stack):
             assert widget.ask("how long does a session take") == polite
         finally:
             pg.start()
+        back = time.monotonic()
+        probe = "outage-probe-" + uuid.uuid4().hex[:8]
+        while post(stack, probe, "hello")[0] != 200:  # the store fails fast for a second after giving up
+            assert time.monotonic() - back < 10, "the assistant did not recover within 10 s"
+            time.sleep(0.2)
 
         # Back: the conversations go on where they were; the outage left nothing behind.
         assert stack.turn(form, "Jane Doe") == ["callback_contact"]

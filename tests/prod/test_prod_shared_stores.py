@@ -15,6 +15,7 @@ import aiohttp
 import requests
 
 from actions.callback_store import CallbackRequest, session_factory
+from tests.prod.conftest import start_rasa_servers
 from tests.prod.phrases import CRISIS, EVERYTHING, MEDICAL, TOPICS, expected_texts, turns_of
 
 
@@ -113,7 +114,7 @@ def test_a_server_killed_mid_conversation_loses_nothing_the_visitor_was_answered
         if extra:
             assert extra[0][0] == cut[name] and extra[0][1], (name, extra)
 
-    prod.start_rasa("rasa2")
+    start_rasa_servers(prod, ("rasa2",))
     assert prod.turn(visitor, "jane@example.com", "rasa2") == ["callback_time"]
     assert prod.turn(visitor, "weekday mornings", "rasa2") == ["callback_confirmed"]
     with session_factory(prod.env["CLINIC_DB_URL"])() as session:

@@ -14,11 +14,12 @@ class Widget:
     def __init__(self, base_url: str, origin: str, timeout: float = 15.0) -> None:
         self.events: "queue.Queue[Tuple[str, Any]]" = queue.Queue()
         self.timeout = timeout
-        self.sio = socketio.Client(reconnection=False)
+        # websocket-client sends an Origin of its own: set it there (a header would make two).
+        self.sio = socketio.Client(reconnection=False, websocket_extra_options={"origin": origin})
         for name in ("bot_uttered", "session_confirm", "error"):
             self.sio.on(name, self._recorder(name))
         self.sio.on("disconnect", lambda *args: self.events.put(("disconnect", None)))
-        self.sio.connect(base_url, headers={"Origin": origin}, transports=["websocket"],
+        self.sio.connect(base_url, transports=["websocket"],
                          socketio_path="/socket.io", wait_timeout=timeout)
         self.session_id: Optional[str] = None
 
