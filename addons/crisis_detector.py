@@ -11,17 +11,13 @@ for asking about a recipe.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from addons.crisis_lexicon import find_crisis, mask_idioms, normalize
-from addons.nlu_intent import intent_of, override_intent, text_of
+from addons.nlu_intent import IntentRewriter, intent_of, override_intent
 
 # Words without which a classifier's crisis guess is not believed.
 DISTRESS = re.compile(
@@ -33,7 +29,7 @@ DISTRESS = re.compile(
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class CrisisDetector(GraphComponent):
+class CrisisDetector(IntentRewriter):
     """Lexicon first, classifier second: see the module docstring."""
 
     @staticmethod
@@ -41,34 +37,17 @@ class CrisisDetector(GraphComponent):
         return {"intent": "crisis", "untrusted_intent": "nlu_fallback", "min_confidence": 0.8}
 
     def __init__(self, config: Dict[Text, Any]) -> None:
+        super().__init__(config)
         self.intent = config["intent"]
         self.untrusted_intent = config["untrusted_intent"]
         self.min_confidence = float(config["min_confidence"])
 
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "CrisisDetector":
-        return cls(config)
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        for message in messages:
-            text = text_of(message)
-            if text.startswith("/"):
-                continue  # a button payload, already an intent
-            if find_crisis(text):
-                override_intent(message, self.intent)
-                continue
-            name, confidence = intent_of(message)
-            if name == self.intent and (
-                confidence < self.min_confidence or not DISTRESS.search(mask_idioms(normalize(text)))
-            ):
-                override_intent(message, self.untrusted_intent, confidence)
-        return messages
+    def rewrite(self, message: Message, text: Text) -> None:
+        if find_crisis(text):
+            override_intent(message, self.intent)
+            return
+        name, confidence = intent_of(message)
+        if name == self.intent and (
+            confidence < self.min_confidence or not DISTRESS.search(mask_idioms(normalize(text)))
+        ):
+            override_intent(message, self.untrusted_intent, confidence)

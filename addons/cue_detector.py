@@ -17,16 +17,12 @@ from __future__ import annotations
 
 import importlib
 import re
-from typing import Any, Callable, Dict, List, Optional, Text
+from typing import Any, Callable, Dict, Optional, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from addons.nlu_intent import intent_of, override_intent, text_of
+from addons.nlu_intent import IntentRewriter, intent_of, override_intent
 
 
 def _finder(config: Dict[Text, Any]) -> Callable[[str], Optional[str]]:
@@ -43,7 +39,7 @@ def _finder(config: Dict[Text, Any]) -> Callable[[str], Optional[str]]:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class CueDetector(GraphComponent):
+class CueDetector(IntentRewriter):
     """See the module docstring."""
 
     @staticmethod
@@ -58,6 +54,7 @@ class CueDetector(GraphComponent):
         }
 
     def __init__(self, config: Dict[Text, Any]) -> None:
+        super().__init__(config)
         if not config.get("intent"):
             raise ValueError("CueDetector needs an `intent` in config.yml")
         self.intent = config["intent"]
@@ -67,26 +64,8 @@ class CueDetector(GraphComponent):
         terms = "|".join(re.escape(t) for t in config["treatment_terms"])
         self.treatment = re.compile(rf"\b({terms})|\b(i|i'm|im|me|my|myself)\b", re.IGNORECASE)
 
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "CueDetector":
-        return cls(config)
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        for message in messages:
-            text = text_of(message)
-            if text.startswith("/"):
-                continue  # a button payload names its intent
-            name, confidence = intent_of(message)
-            applies = name in self.overridden or (name in self.unsure and self.treatment.search(text))
-            if applies and self.find(text):
-                override_intent(message, self.intent, max(confidence, 0.5))
-        return messages
+    def rewrite(self, message: Message, text: Text) -> None:
+        name, confidence = intent_of(message)
+        applies = name in self.overridden or (name in self.unsure and self.treatment.search(text))
+        if applies and self.find(text):
+            override_intent(message, self.intent, max(confidence, 0.5))

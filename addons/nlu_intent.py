@@ -1,8 +1,18 @@
-"""Helpers shared by the NLU safety components: read and overwrite a message's intent."""
+"""What the NLU safety components share: reading and overwriting a message's intent.
+
+They all run after the classifier and may replace its prediction; none of
+them learns anything (except the scope gate's vocabulary), and none touches a
+button payload ("/intent"), which already names its intent.
+"""
 
 from __future__ import annotations
 
-from typing import Optional, Text
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
@@ -24,3 +34,37 @@ def override_intent(message: Message, name: Text, confidence: float = 1.0) -> No
     message.set(INTENT, intent, add_to_output=True)
     ranking = [r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get(INTENT_NAME_KEY) != name]
     message.set(INTENT_RANKING_KEY, [intent] + ranking, add_to_output=True)
+
+
+def is_button_payload(text: Text) -> bool:
+    return text.startswith("/")
+
+
+class IntentRewriter(GraphComponent):
+    """Base of the non-trainable safety components: ``rewrite`` each typed message."""
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self.config = config
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "IntentRewriter":
+        return cls(config)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = text_of(message)
+            if not is_button_payload(text):
+                self.rewrite(message, text)
+        return messages
+
+    def rewrite(self, message: Message, text: Text) -> None:
+        raise NotImplementedError

@@ -29,7 +29,7 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from addons.nlu_intent import intent_of, override_intent, text_of
+from addons.nlu_intent import intent_of, is_button_payload, override_intent, text_of
 
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
@@ -164,6 +164,6 @@ class ScopeGate(GraphComponent):
         for message in messages:
             name, confidence = intent_of(message)
             text = text_of(message)
-            if name in self.guarded and not text.startswith("/") and not self.in_scope(text):
+            if name in self.guarded and not is_button_payload(text) and not self.in_scope(text):
                 override_intent(message, self.out_of_scope, confidence)
         return messages

@@ -1,0 +1,147 @@
+"""Compare NLU pipelines on the same data: ``python -m bench.pipelines [variant ...]``.
+
+How config.yml's pipeline was chosen. Each variant is config.yml with one
+change; each is trained on data/nlu and scored, NLU only, on the public cases
+(../shared/eval/public_cases.yml), 1000 out-of-scope probes and the small-talk
+probes (../shared/eval/probes_dev.json, sampled as evaluate.py does) and the
+held-out examples in bench/heldout.yml. Prints accuracy per group, training
+time and parse latency. Models go to bench-output/pipelines/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+EVAL = ROOT.parent / "shared" / "eval"
+OUT = ROOT / "bench-output" / "pipelines"
+FAQ = {"what_is_ketamine", "how_it_works", "conditions_treated", "how_fast_it_works", "dose",
+       "session_length", "multiple_sessions", "consultation", "location", "about_clinic"}
+STAFFISH = {"ask_staff", "request_human", "contact", "medical_question", "consultation"}
+SAFETY_NETS = ("addons.scope_gate", "addons.cue_detector", "addons.crisis_detector")
+
+
+def _without_safety_nets(config: str) -> str:
+    lines, skip = [], False
+    for line in config.splitlines():
+        if line.startswith("  - name: "):
+            skip = any(net in line for net in SAFETY_NETS)
+        elif not line.startswith("    ") and not line.startswith("  #"):
+            skip = False
+        if not skip:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+VARIANTS: Dict[str, Callable[[str], str]] = {
+    "project": lambda c: c,
+    "no-safety-nets": _without_safety_nets,
+    "word-bigrams": lambda c: c.replace("  - name: CountVectorsFeaturizer\n  - name: CountVectorsFeaturizer",
+                                        "  - name: CountVectorsFeaturizer\n    max_ngram: 2\n"
+                                        "  - name: CountVectorsFeaturizer", 1),
+    "char-1-5": lambda c: c.replace("min_ngram: 2\n    max_ngram: 4", "min_ngram: 1\n    max_ngram: 5"),
+    "fallback-0.35": lambda c: c.replace("threshold: 0.45", "threshold: 0.35"),
+    "diet": lambda c: re.sub(r"  - name: LogisticRegressionClassifier\n(    .*\n)*",
+                             "  - name: DIETClassifier\n    epochs: 100\n", c),
+}
+
+
+def cases(seed: int = 7) -> List[Tuple[str, str, Optional[str]]]:
+    public = yaml.safe_load((EVAL / "public_cases.yml").read_text())
+    out: List[Tuple[str, str, Optional[str]]] = []
+    for topic, msgs in public["single"].items():
+        out += [("topic", m if isinstance(m, str) else m["text"], topic) for m in msgs]
+    out += [("medical", m, None) for m in public["medical"]]
+    out += [("crisis", m, None) for m in public["crisis"]]
+    out += [("staff", m, None) for m in public["staff"]]
+    for sid, msgs in public["small"].items():
+        out += [("small", m, sid) for m in msgs]
+    out += [("oos", m, None) for m in public["out_of_scope"]]
+    probes = json.loads((EVAL / "probes_dev.json").read_text())
+    rnd = random.Random(seed)
+    out += [("probe_oos", m, None) for m in rnd.sample(probes["oos"] + probes["unrelated"], 1000)]
+    for sid, msgs in probes["small"].items():
+        out += [("probe_small", m, sid) for m in rnd.sample(msgs, min(len(msgs), 25))]
+    for group, items in yaml.safe_load((ROOT / "bench" / "heldout.yml").read_text()).items():
+        out += [(f"held_{group}", text, expected) for text, expected in items]
+    return out
+
+
+def correct(group: str, intent: str, expected: Optional[str]) -> bool:
+    kind = group.replace("held_", "")
+    if kind in ("topic", "small", "probe_small"):
+        return intent == expected
+    if kind == "medical":
+        return intent == "medical_question"
+    if kind == "crisis":
+        return intent == "crisis"
+    if kind == "staff":
+        return intent in STAFFISH
+    return intent not in FAQ and intent != "crisis"  # oos, probe_oos
+
+
+def train(name: str, config_text: str) -> Tuple[Path, float]:
+    OUT.mkdir(parents=True, exist_ok=True)
+    config = OUT / f"{name}.yml"
+    config.write_text(config_text)
+    started = time.perf_counter()
+    subprocess.run([str(ROOT / ".venv" / "bin" / "rasa"), "train", "nlu", "--config", str(config),
+                    "--nlu", "data/nlu", "--out", str(OUT), "--fixed-model-name", name],
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env={**os.environ, "TQDM_DISABLE": "1"})
+    return OUT / f"{name}.tar.gz", time.perf_counter() - started
+
+
+async def score(model: Path) -> Tuple[Dict[str, str], float, List[tuple]]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    per: Dict[str, List[int]] = {}
+    latencies, misses = [], []
+    for group, text, expected in cases():
+        started = time.perf_counter()
+        intent = (await agent.parse_message(text))["intent"]["name"]
+        latencies.append(time.perf_counter() - started)
+        ok = correct(group, intent, expected)
+        per.setdefault(group, [0, 0])
+        per[group][0] += ok
+        per[group][1] += 1
+        if not ok and group != "probe_small":
+            misses.append((group, text, expected, intent))
+    latencies.sort()
+    return {g: f"{a}/{n}" for g, (a, n) in per.items()}, 1000 * latencies[len(latencies) // 2], misses
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("variants", nargs="*", default=["project", "no-safety-nets", "word-bigrams"],
+                        help=f"any of {', '.join(VARIANTS)}")
+    parser.add_argument("--misses", action="store_true", help="list every wrong answer")
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+    sys.path.insert(0, str(ROOT))
+    base = (ROOT / "config.yml").read_text()
+    for name in args.variants:
+        model, seconds = train(name, VARIANTS[name](base))
+        groups, p50, misses = asyncio.run(score(model))
+        print(json.dumps({"variant": name, "train_s": round(seconds, 1), "parse_p50_ms": round(p50, 2), **groups}))
+        if args.misses:
+            for miss in misses:
+                print("   miss", miss)
+
+
+if __name__ == "__main__":
+    main()
