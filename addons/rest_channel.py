@@ -10,6 +10,8 @@ its URL and reply format and adds:
   letters, digits and ``_ . : @ -``, starting with a letter or digit: it ends
   up in URLs such as ``/conversations/{sender}/tracker``) and ``message`` (a
   string). Anything else gets ``400 {"error": "..."}`` saying what is wrong.
+* a message starting with "/" must be a plain quick-reply payload (``/what_is_ketamine``),
+  not Rasa's ``/restart``, ``/back``, ``/session_start`` or ``/intent{"entity": ...}``.
 * the message loses control and invisible formatting characters (NUL, escape
   sequences, bidirectional overrides; tab and newline stay, and the zero-width
   joiners emoji and some scripts need), is cut to ``MAX_MESSAGE_CHARS``
@@ -52,6 +54,12 @@ SENDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}")
 # Kept although they are "format" characters: emoji sequences and several scripts need them.
 KEPT_FORMAT = frozenset("\u200c\u200d")
 USAGE = 'send a JSON object: {"sender": "<conversation id>", "message": "<text>"}'
+# A message starting with "/" is an intent payload for Rasa, not text. Quick replies
+# (approved content's buttons, the widget's first message) are "/intent"; Rasa's control
+# intents would let anyone restart or rewind a conversation, and "/intent{...}" would
+# let a visitor pass entities: both refused.
+PAYLOAD = re.compile(r"/[a-z_]+")
+CONTROL_INTENTS = frozenset({"restart", "back", "session_start"})
 
 
 def clean_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
@@ -66,6 +74,14 @@ def clean_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
         else:
             kept.append(ch)
     return "".join(kept).strip()[:limit].strip()
+
+
+def payload_problem(text: str) -> Optional[str]:
+    """Why a message starting with "/" is refused, or None (see ``PAYLOAD``)."""
+    if not text.startswith("/") or (PAYLOAD.fullmatch(text) and text[1:] not in CONTROL_INTENTS):
+        return None
+    return ('"message" starts with "/", which is kept for quick-reply payloads such as /what_is_ketamine; '
+            "write the question without it")
 
 
 def parse_body(body: bytes) -> Union[Tuple[str, str], str]:
@@ -89,6 +105,9 @@ def parse_body(body: bytes) -> Union[Tuple[str, str], str]:
     text = clean_text(message)
     if not text:
         return '"message" must contain some text'
+    problem = payload_problem(text)
+    if problem:
+        return problem
     return sender, text
 
 

@@ -28,6 +28,7 @@ from sanic.request import Request
 from socketio import AsyncServer
 
 from addons import outage
+from addons.rest_channel import payload_problem
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,9 @@ class ClinicSocketIOInput(SocketIOInput):
             text = clean_message(data)
             if not text:
                 await sio.emit("error", {"error": "message must be non-empty text"}, room=sid)
+                return
+            if payload_problem(text):  # Rasa's /restart, /back, /intent{...}: see addons/rest_channel.py
+                await sio.emit("error", {"error": payload_problem(text)}, room=sid)
                 return
             message = UserMessage(text, output, sender_id, input_channel=self.name(), metadata={})
             # A polite reply instead of silence when a store is down (addons/outage.py).

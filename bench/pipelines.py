@@ -131,8 +131,11 @@ def main() -> None:
                         help=f"any of {', '.join(VARIANTS)}")
     parser.add_argument("--misses", action="store_true", help="list every wrong answer")
     args = parser.parse_args()
-    logging.disable(logging.WARNING)
     sys.path.insert(0, str(ROOT))
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
+    logging.disable(logging.WARNING)
     base = (ROOT / "config.yml").read_text()
     for name in args.variants:
         model, seconds = train(name, VARIANTS[name](base))

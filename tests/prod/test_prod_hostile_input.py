@@ -50,12 +50,14 @@ FOREIGN = ["¿Qué es la ketamina?", "ケタミンとは何ですか", "что �
            "केटामाइन क्या है", "氯胺酮是什么", "Was ist Ketamin?", "Ketamin nedir?"]
 CONTROL = ["hi\x00there", "\x1b[31mred\x1b[0m what is ketamine", "\x07\x08\x7fhello", "\u202eevil txt.exe",
            "\ufeffwhat is ketamine", "line one\r\nline two", "tab\tseparated"]
-ODD = ["/restart", "/session_start", "/crisis", "/nlu_fallback", '/greeting{"x": "<script>"}',
-       '/affirm{"callback_name": "<img src=x onerror=alert(1)>"}', "/does_not_exist", "%s%s%s%n",
+ODD = ["/crisis", "/nlu_fallback", "/does_not_exist", "/what_is_ketamine", "%s%s%s%n",
        "../../../../etc/passwd", "null", "undefined", "NaN", "[]", "{}", "A" * 2000, "word " * 5000,
        "I want to kill myself <script>alert(1)</script>"]
 TEXTS = HTML + SQL + EMOJI + FOREIGN + CONTROL + ODD  # processed: each must get a reply
 BLANK = ["", " ", "   \t\n  ", "\x00\x01\x02", "\u200b\u200e", "\r\n"]  # nothing left: 400
+# Rasa's control intents and entity payloads: refused (400, or an error event)
+REFUSED = ["/restart", "/back", "/session_start", '/greeting{"x": "<script>"}',
+           '/affirm{"callback_name": "<img src=x onerror=alert(1)>"}', "/etc/passwd", "/ what is ketamine"]
 
 
 def nested(depth: int, open_: str = "[", close: str = "]") -> str:
@@ -92,8 +94,8 @@ def raw_bodies() -> List[Tuple[str, bytes, Optional[str]]]:
         bodies.append((f"message {i} {str(value)[:20]!r}", json.dumps({"sender": "a1", "message": value}).encode(),
                        None))
     bodies.append(("no message", json.dumps({"sender": "a1"}).encode(), None))
-    for text in BLANK:
-        bodies.append((f"blank message {text!r}", json.dumps({"sender": "a1", "message": text}).encode(), None))
+    for text in BLANK + REFUSED:
+        bodies.append((f"refused message {text!r}", json.dumps({"sender": "a1", "message": text}).encode(), None))
     return bodies
 
 
@@ -134,7 +136,7 @@ def _texts_requests(sender_shared: str) -> List[Tuple[str, bytes, Optional[Dict[
         out.append((f"text {i} 128-character sender", json.dumps({"sender": longest, "message": text}).encode(),
                     None, longest))
     # JSON escapes Python cannot encode as UTF-8 (lone surrogates) and NUL
-    for i, raw in enumerate(['"\\ud800"', '"\\udfff what is ketamine"', '"\\u0000\\u0000hello"',
+    for i, raw in enumerate(['"\\ud800 hello"', '"\\udfff what is ketamine"', '"\\u0000\\u0000hello"',
                              '"ok \\ud83d"']):
         sender = f"h{MARK}-esc{i}"
         out.append((f"escape {raw}", f'{{"sender": "{sender}", "message": {raw}}}'.encode(), None, sender))
@@ -226,7 +228,7 @@ def test_hostile_socketio_messages_get_a_reply_or_an_error(prod):
                             {"message": {"$gt": ""}, "session_id": session}, {"message": "hi"},
                             {"message": "hi", "session_id": "<script>"}, {"message": "hi", "session_id": "x" * 10240},
                             {"message": "hi", "session_id": 42}]
-        wrong += [{"message": text, "session_id": session} for text in BLANK]
+        wrong += [{"message": text, "session_id": session} for text in BLANK + REFUSED]
         for data in wrong:
             widget.emit(data)
             name, reply = widget.next_event()
