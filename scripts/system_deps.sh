@@ -29,5 +29,5 @@ for db in clinic_test_tracker clinic_test_app; do
     su postgres -c "createdb -O clinic $db"
 done
 # Redis on 127.0.0.1:6379.
-redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 >/dev/null
+redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir /tmp >/dev/null
 echo "System services ready: chromium, PostgreSQL, Redis."
