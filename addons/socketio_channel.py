@@ -77,7 +77,7 @@ class ClinicSocketIOInput(SocketIOInput):
             return True
 
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Any) -> None:
+        async def session_request(sid: Text, data: Any = None) -> None:  # None: an emit without data
             session_id = data.get("session_id") if isinstance(data, dict) else None
             if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
                 session_id = uuid.uuid4().hex
@@ -86,7 +86,7 @@ class ClinicSocketIOInput(SocketIOInput):
             await sio.emit("session_confirm", session_id, room=sid)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: Text, data: Any) -> None:
+        async def handle_message(sid: Text, data: Any = None) -> None:  # None: an emit without data
             output = SocketIOOutput(sio, self.bot_message_evt)
             if self.session_persistence:
                 session_id = data.get("session_id") if isinstance(data, dict) else None

@@ -20,14 +20,15 @@ details (Locust CSVs, latencies, logs, flame graphs) in bench-output/<model>/.
 Options: --quick (short phases, 100 probes: a smoke test, not for reporting);
 --reuse-models (skip training when a model in bench-output/models/ was trained
 from identical inputs; its training figures are then those of that earlier
-run, marked ``reused``); --only project|default; --no-profile.
+run, marked ``reused``); --only project|default; --no-profile; --with-fixes (a
+third column, ``project_fixed``: the project's model served with the fixes that
+docs/PERFORMANCE.md recommends, loaded without editing the project's files).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import os
 import platform
@@ -37,15 +38,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from bench import evaluation, profile, report
+from bench.common import CONFIGS, OUT, RECOMMENDED, loadavg, log, make_stack, train_model
 from bench.load import run_phase
-from bench.stack import ROOT, Stack, train, tree_rss
-
-HERE = Path(__file__).resolve().parent
-OUT = ROOT / "bench-output"
-CONFIGS = {"project": ROOT / "config.yml", "default": HERE / "default_config.yml"}
+from bench.stack import ROOT, tree_rss
 
 FULL = dict(warmup=6, sequential=20, paced=30, paced_warmup=3, sat_levels=(4, 16, 48), sat_seconds=12,
             profile=12, probe_n=1000)
@@ -53,54 +51,15 @@ QUICK = dict(warmup=3, sequential=6, paced=8, paced_warmup=2, sat_levels=(4, 16)
              profile=5, probe_n=100)
 
 
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def loadavg() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def fingerprint(config: Path) -> str:
-    """What a trained model depends on: the config, domain, data, addons and the Rasa version."""
-    import rasa
-
-    h = hashlib.sha256(rasa.__version__.encode())
-    files = [config, ROOT / "domain.yml", *sorted((ROOT / "data").rglob("*.yml")),
-             *sorted((ROOT / "addons").glob("*.py"))]
-    for f in files:
-        h.update(str(f.relative_to(ROOT)).encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
-
-
-def train_model(name: str, reuse: bool) -> Dict[str, Any]:
-    models = OUT / "models"
-    models.mkdir(parents=True, exist_ok=True)
-    meta_file = models / f"{name}.train.json"
-    fp = fingerprint(CONFIGS[name])
-    if reuse and meta_file.exists():
-        meta = json.loads(meta_file.read_text())
-        if meta.get("fingerprint") == fp and Path(meta["model"]).exists():
-            log(f"{name}: reusing the model trained at {meta['trained_at']} (identical inputs)")
-            return {**meta, "reused": True}
-    log(f"{name}: training with {CONFIGS[name].relative_to(ROOT)} (load average {loadavg()})")
-    result = train(CONFIGS[name], models, name, models / f"train-{name}.log")
-    result.update(fingerprint=fp, trained_at=dt.datetime.now().isoformat(timespec="seconds"),
-                  loadavg_before=loadavg(), config=str(CONFIGS[name].relative_to(ROOT)))
-    meta_file.write_text(json.dumps(result, indent=1))
-    log(f"{name}: trained in {result['seconds']:.1f} s, peak {result['peak_rss_mb']:.0f} MB")
-    return {**result, "reused": False}
-
-
-def measure(name: str, model: Path, p: Dict[str, Any], do_profile: bool) -> Dict[str, Any]:
+def measure(name: str, model: Path, p: Dict[str, Any], do_profile: bool,
+            spec: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     out = OUT / name
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     result: Dict[str, Any] = {"loadavg_before": loadavg()}
     try:
-        with Stack(model=model, tmp=tmp) as stack:
+        with make_stack(spec or {}, model, tmp) as stack:
             stack.start_actions()
             log(f"{name}: starting Rasa on :{stack.rasa_port} (action server :{stack.action_port})")
             startup = stack.start_rasa()
@@ -153,6 +112,8 @@ def main() -> int:
     ap.add_argument("--reuse-models", action="store_true")
     ap.add_argument("--only", choices=sorted(CONFIGS))
     ap.add_argument("--no-profile", action="store_true")
+    ap.add_argument("--with-fixes", action="store_true",
+                    help="a third column: the project's model with the fixes of docs/PERFORMANCE.md")
     a = ap.parse_args()
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
@@ -174,9 +135,13 @@ def main() -> int:
     }
     log(f"load average at start: {loadavg()} on {os.cpu_count()} CPUs")
     trained = {name: train_model(name, a.reuse_models) for name in names}
-    for name in names:
-        results["models"][name] = {"train": trained[name]}
-        results["models"][name].update(measure(name, Path(trained[name]["model"]), p, not a.no_profile))
+    runs = [(name, name, None) for name in names]
+    if a.with_fixes and "project" in names:
+        runs.insert(1, (report.FIXED, "project", RECOMMENDED))
+    for label, name, spec in runs:
+        train_info = trained[name] if spec is None else {**trained[name], "note": f"the {name} model"}
+        results["models"][label] = {"train": train_info}
+        results["models"][label].update(measure(label, Path(trained[name]["model"]), p, not a.no_profile, spec))
     results["finished"] = dt.datetime.now().isoformat(timespec="seconds")
     results["environment"]["loadavg_end"] = loadavg()
     results["total_seconds"] = time.perf_counter() - t_start

@@ -1,17 +1,18 @@
 """``python -m bench.fixes``: each candidate fix for the custom-action path, measured alone, in one run.
 
-Every variant gets a fresh action server and Rasa server (the project's model,
-trained by ``python -m bench`` into bench-output/models/, trained here if
-missing) with its own SQLite file, then the same Locust phases: a warm-up,
-sequential messages, and 8 visitors without pause. Figures are compared with
-the baseline (the project as configured), which runs first and again last, so
-drift from other load on the machine shows. CPU milliseconds per message of the
-Rasa server are the steadiest figure on a shared machine; latency and
-throughput move with whatever else runs.
+Each variant runs next to a fresh baseline (the project as configured): two
+action servers and two Rasa servers (the project's model, trained by
+``python -m bench`` into bench-output/models/, trained here if missing), each
+with its own SQLite file. One Locust run serves them in alternating turns of a
+few seconds, each visitor keeping one conversation per server with the same
+messages on both; so both see the same traffic and the same background load,
+and the ratio variant/baseline holds steady on a busy machine where two runs
+one after the other differ by 20 % or more. The ``baseline`` variant (baseline
+against itself) shows how far the ratios wander by chance.
 
 Variants (nothing in the project is edited; see docs/PERFORMANCE.md):
 
-  baseline          the project as configured
+  baseline          the project as configured, against itself (the noise floor)
   localhost         ACTION_SERVER_URL with ``localhost`` instead of 127.0.0.1
   validator         addons/action_calls.py: action replies checked by a validator built once
   keepalive         addons/action_calls.py: one kept-alive aiohttp session for action calls
@@ -21,10 +22,13 @@ Variants (nothing in the project is edited; see docs/PERFORMANCE.md):
   sqlite_pool       tracker DB connection kept open (QueuePool) instead of one per read/write
   memory_store      no SQL tracker store at all (a lower bound, not a fix)
   all               validator + keepalive + sqlite WAL/NORMAL + pool + no access log
-  baseline_again    the baseline once more (drift)
 
-Writes bench-output/fixes.json and fixes.md; ``--variants a,b`` runs a subset,
-``--seconds N`` sets the length of each measured phase (default 12).
+  validator+X       each fix again, against a baseline that has the validator fix too
+                    (``--variants on-validator`` runs them all): once the largest cost
+                    is gone the others are a larger share and easier to see
+
+Writes bench-output/fixes.json and fixes.md (``--tag T``: fixes-T.*); ``--variants
+a,b`` runs a subset, ``--seconds N`` sets the length of each measured phase (default 16).
 """
 
 from __future__ import annotations
@@ -39,16 +43,14 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict
 
-import yaml
-
-from bench.__main__ import OUT, loadavg, log, train_model
-from bench.load import run_phase
+from bench.common import OUT, TUNED_STORE, loadavg, log, make_stack, train_model
+from bench.load import run_paired
 from bench.stack import ROOT, Stack, tree_rss
 
-TUNED_STORE = "bench.variants.TunedSQLTrackerStore"
 SQLITE_ALL = {"BENCH_SQLITE_WAL": "1", "BENCH_SQLITE_SYNC": "NORMAL", "BENCH_SQLITE_POOL": "1"}
 
 VARIANTS: Dict[str, Dict[str, Any]] = {
@@ -63,23 +65,19 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
     "memory_store": {"store": None},
     "all": {"patches": ["addons.action_calls"], "store": TUNED_STORE,
             "rasa_env": {"SANIC_ACCESS_LOG": "false", **SQLITE_ALL}},
-    "baseline_again": {},
 }
+# Once the validator is fixed, the other costs are a larger share: the same candidates again,
+# each against a baseline that has the validator fix too ("base").
+VALIDATOR = {"patches": ["addons.action_calls:install_cached_validator"]}
+for _name in ("no_access_log", "sqlite_wal", "sqlite_wal_normal", "sqlite_pool", "memory_store"):
+    VARIANTS[f"validator+{_name}"] = {**VARIANTS[_name], **VALIDATOR, "base": VALIDATOR}
+VARIANTS["validator+keepalive"] = {"patches": ["addons.action_calls"], "base": VALIDATOR}
+VARIANTS["validator+all"] = {**VARIANTS["all"], "base": VALIDATOR}
+DEFAULT_SET = ["baseline", "localhost", "validator", "keepalive", "no_access_log", "sqlite_wal",
+               "sqlite_wal_normal", "sqlite_pool", "memory_store", "all"]
+ON_VALIDATOR = [n for n in VARIANTS if n.startswith("validator+")]
 VISIT = ["hi", "what is ketamine", "how long is a session", "do you take insurance",
          "where are you located", "thanks, bye"]
-
-
-def endpoints_copy(tmp: Path, store: Any) -> str:
-    """endpoints.yml with another tracker store (``None``: Rasa's in-memory store)."""
-    data = yaml.safe_load((ROOT / "endpoints.yml").read_text())
-    if store is None:
-        data.pop("tracker_store", None)
-    else:
-        data["tracker_store"] = {"type": store}
-    path = tmp / "endpoints.yml"
-    # ${ACTION_SERVER_URL} stays a placeholder: Rasa fills it from the environment
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return str(path)
 
 
 def payload_sizes(stack: Stack) -> Dict[str, int]:
@@ -100,41 +98,47 @@ def payload_sizes(stack: Stack) -> Dict[str, int]:
 
 
 def run_variant(name: str, spec: Dict[str, Any], model: Path, seconds: int, out: Path) -> Dict[str, Any]:
-    tmp = Path(tempfile.mkdtemp(prefix=f"bench-fix-{name}-"))
+    """The variant and a fresh baseline side by side, served in alternating turns by the same Locust run.
+
+    The baseline is the project as configured, or ``spec["base"]`` when given.
+    """
+    base = spec.get("base", {})
     vout = out / name
     shutil.rmtree(vout, ignore_errors=True)
     vout.mkdir(parents=True)
-    kwargs: Dict[str, Any] = {}
-    if "store" in spec:
-        kwargs["endpoints"] = endpoints_copy(tmp, spec["store"])
+    tmps = [Path(tempfile.mkdtemp(prefix=f"bench-fix-{name}-{side}-")) for side in ("base", "var")]
+    spec = {k: v for k, v in spec.items() if k != "base"}
+    stacks = [make_stack(base, model, tmps[0]), make_stack(spec, model, tmps[1])]
     result: Dict[str, Any] = {"loadavg_before": loadavg()}
     try:
-        with Stack(model=model, tmp=tmp, action_host=spec.get("action_host", "127.0.0.1"),
-                   patches=spec.get("patches", []), rasa_env_extra=spec.get("rasa_env", {}), **kwargs) as stack:
-            stack.start_actions()
-            result["startup_s"] = stack.start_rasa()
-            pids = {"rasa": stack.pid("rasa"), "actions": stack.pid("actions")}
-            run_phase(stack.url, vout / "warmup", users=1, seconds=3, seed=1)
-            result["sequential"] = run_phase(stack.url, vout / "sequential", users=1, seconds=seconds,
-                                             pids=pids, seed=2)
-            result["saturation"] = run_phase(stack.url, vout / "saturation-8", users=8, seconds=seconds,
-                                             warmup=1.0, pids=pids, seed=3)
-            result["rss_mb"] = tree_rss(stack.pid("rasa")) / 2**20
-            if name == "baseline":
-                result["payload"] = payload_sizes(stack)
+        for st in stacks:
+            st.start_actions()
+        with ThreadPoolExecutor(2) as pool:  # start both Rasa servers at once
+            startups = list(pool.map(lambda st: st.start_rasa(), stacks))
+        urls = [st.url for st in stacks]
+        pids = [{"rasa": st.pid("rasa"), "actions": st.pid("actions")} for st in stacks]
+        run_paired(urls, vout / "warmup", users=1, seconds=4, slice_s=1.0, seed=1)
+        seq = run_paired(urls, vout / "sequential", users=1, seconds=seconds, slice_s=2.0, seed=2, pids=pids)
+        sat = run_paired(urls, vout / "saturation-8", users=8, seconds=seconds, slice_s=3.0, seed=3, pids=pids)
+        for side, i in (("baseline", 0), ("variant", 1)):
+            result[side] = {"startup_s": startups[i], "sequential": seq[i], "saturation": sat[i],
+                            "rss_mb": tree_rss(stacks[i].pid("rasa")) / 2**20}
+        if name == "baseline":
+            result["payload"] = payload_sizes(stacks[0])
     finally:
-        for f in ("rasa.log", "actions.log"):
-            if (tmp / f).exists():
-                shutil.copy(tmp / f, vout / f)
-        shutil.rmtree(tmp, ignore_errors=True)
+        for st, tmp, side in zip(stacks, tmps, ("base", "var")):
+            st.stop_all()
+            for f in ("rasa.log", "actions.log"):
+                if (tmp / f).exists():
+                    shutil.copy(tmp / f, vout / f"{side}-{f}")
+            shutil.rmtree(tmp, ignore_errors=True)
     return result
 
 
 FIGURES = [("sequential.cpu_ms_per_msg_rasa", "Rasa CPU/msg (ms)"),
            ("sequential.cpu_ms_per_msg_actions", "actions CPU/msg (ms)"),
            ("sequential.p50_ms", "seq p50 (ms)"), ("sequential.p95_ms", "seq p95 (ms)"),
-           ("sequential.msg_per_s", "seq msg/s"), ("saturation.msg_per_s", "8 users msg/s"),
-           ("saturation.p50_ms", "8 users p50 (ms)")]
+           ("saturation.msg_per_s", "8 users msg/s"), ("saturation.p50_ms", "8 users p50 (ms)")]
 
 
 def _get(d: Dict[str, Any], path: str) -> Any:
@@ -144,19 +148,14 @@ def _get(d: Dict[str, Any], path: str) -> Any:
 
 
 def render(results: Dict[str, Any]) -> str:
-    base = results["variants"].get("baseline", {})
+    """Each cell: variant figure, then its ratio to the baseline that ran alongside it."""
     lines = ["| variant | " + " | ".join(label for _, label in FIGURES) + " | load avg (1 min) |",
              "|---|" + "---:|" * len(FIGURES) + "---|"]
     for name, r in results["variants"].items():
         cells = []
         for key, _ in FIGURES:
-            v, b = _get(r, key), _get(base, key)
-            if v is None:
-                cells.append("-")
-            elif name != "baseline" and b:
-                cells.append(f"{v:.1f} ({v / b:.2f}×)")
-            else:
-                cells.append(f"{v:.1f}")
+            v, b = _get(r, "variant." + key), _get(r, "baseline." + key)
+            cells.append("-" if v is None else f"{v:.1f} / {b:.1f} = {v / b:.2f}×" if b else f"{v:.1f}")
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {r.get('loadavg_before', '').split(' ')[0]} |")
     return "\n".join(lines)
 
@@ -164,34 +163,40 @@ def render(results: Dict[str, Any]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.fixes", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--variants", default=",".join(VARIANTS))
-    ap.add_argument("--seconds", type=int, default=12)
+    ap.add_argument("--variants", default=",".join(DEFAULT_SET),
+                    help="comma-separated; 'on-validator' = every fix again on top of the validator fix")
+    ap.add_argument("--seconds", type=int, default=16)
+    ap.add_argument("--tag", default="")
     a = ap.parse_args()
     os.chdir(ROOT)
-    out = OUT / "fixes"
+    stem = f"fixes-{a.tag}" if a.tag else "fixes"
+    out = OUT / stem
     out.mkdir(parents=True, exist_ok=True)
     model = Path(train_model("project", reuse=True)["model"])
     t0 = time.perf_counter()
     results: Dict[str, Any] = {"started": dt.datetime.now().isoformat(timespec="seconds"),
                                "cpus": os.cpu_count(), "loadavg_start": loadavg(), "model": str(model),
                                "seconds_per_phase": a.seconds, "variants": {}}
-    for name in a.variants.split(","):
+    names = [n for v in a.variants.split(",") for n in (ON_VALIDATOR if v == "on-validator" else [v])]
+    for name in names:
         log(f"variant {name} (load average {loadavg()})")
         results["variants"][name] = run_variant(name, VARIANTS[name], model, a.seconds, out)
+        results["variants"][name]["baseline_is"] = "validator" if "base" in VARIANTS[name] else "project"
         r = results["variants"][name]
-        log(f"  Rasa CPU {r['sequential']['cpu_ms_per_msg_rasa']:.1f} ms/msg, seq p50 "
-            f"{r['sequential']['p50_ms']:.1f} ms, 8 users {r['saturation']['msg_per_s']:.1f} msg/s")
+        for side in ("baseline", "variant"):
+            log(f"  {side:8}: Rasa CPU {r[side]['sequential']['cpu_ms_per_msg_rasa']:.1f} ms/msg, seq p50 "
+                f"{r[side]['sequential']['p50_ms']:.1f} ms, 8 users {r[side]['saturation']['msg_per_s']:.1f} msg/s")
     results["loadavg_end"] = loadavg()
     results["total_seconds"] = time.perf_counter() - t0
     table = render(results)
-    (OUT / "fixes.json").write_text(json.dumps(results, indent=1))
-    (OUT / "fixes.md").write_text(
+    (OUT / f"{stem}.json").write_text(json.dumps(results, indent=1))
+    (OUT / f"{stem}.md").write_text(
         f"Run {results['started']}, {results['total_seconds'] / 60:.1f} min, {os.cpu_count()} CPUs, load average "
         f"{results['loadavg_start']} at start, {results['loadavg_end']} at end.\n\n{table}\n")
     print(table)
     if "payload" in results["variants"].get("baseline", {}):
         print("payload:", json.dumps(results["variants"]["baseline"]["payload"]))
-    print(f"Written: {OUT / 'fixes.json'}, {OUT / 'fixes.md'}")
+    print(f"Written: {OUT / (stem + '.json')}, {OUT / (stem + '.md')}")
     return 0
 
 

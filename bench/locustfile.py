@@ -6,6 +6,10 @@ settings come from environment variables so the same file serves every phase:
   BENCH_WAIT      seconds a visitor waits after a reply before the next message (0 = flat out)
   BENCH_LAT_OUT   where to write every request's latency (JSON), for exact percentiles
   BENCH_SEED      seed of the message mix (each visitor derives its own)
+  BENCH_HOSTS     optional: several Rasa base URLs, comma-separated, served in turns of
+  BENCH_SLICE     seconds (all visitors switch together, from BENCH_T0): a paired A/B
+                  comparison in which both servers see the same messages and the same
+                  background load. Each visitor keeps one conversation per server.
 
 A visit is a realistic chat: usually a greeting, two to five questions (mostly
 article topics, some medical or staff questions, a few out-of-scope ones), often
@@ -20,6 +24,7 @@ import itertools
 import json
 import os
 import random
+import time
 import uuid
 from pathlib import Path
 
@@ -47,8 +52,11 @@ QUESTION_MIX = [(TOPIC, 0.72), (MEDICAL, 0.10), (STAFF, 0.08), (OOS, 0.10)]
 
 SEED = int(os.environ.get("BENCH_SEED", "7"))
 WAIT = float(os.environ.get("BENCH_WAIT", "0"))
+HOSTS = [h for h in os.environ.get("BENCH_HOSTS", "").split(",") if h]
+SLICE = float(os.environ.get("BENCH_SLICE", "3"))
+T0 = float(os.environ.get("BENCH_T0", "0"))
 _user_ids = itertools.count()
-LATENCIES: list[list] = []  # [start time, ms, ok]
+LATENCIES: list[list] = []  # [start time, ms, ok, host index]
 
 
 def visit(rnd: random.Random) -> list[str]:
@@ -68,18 +76,22 @@ class Visitor(FastHttpUser):
     wait_time = constant(WAIT)
 
     def on_start(self) -> None:
-        self.rnd = random.Random(SEED * 1000 + next(_user_ids))
-        self.queue: list[str] = []
-        self.sender = ""
+        uid = next(_user_ids)
+        # one conversation state per server, with the same sequence of visits on each
+        self.state = [{"rnd": random.Random(SEED * 1000 + uid), "queue": [], "sender": ""}
+                      for _ in (HOSTS or [""])]
 
     @task
     def send(self) -> None:
-        if not self.queue:  # a new visitor arrives: a new conversation
-            self.queue = visit(self.rnd)
-            self.sender = f"bench-{uuid.uuid4().hex[:16]}"
-        text = self.queue.pop(0)
-        with self.client.post("/webhooks/rest/webhook", json={"sender": self.sender, "message": text},
-                              name="message", catch_response=True) as r:
+        host = int((time.time() - T0) // SLICE) % len(HOSTS) if HOSTS else 0
+        st = self.state[host]
+        if not st["queue"]:  # a new visitor arrives: a new conversation
+            st["queue"] = visit(st["rnd"])
+            st["sender"] = f"bench-{uuid.uuid4().hex[:16]}"
+        text = st["queue"].pop(0)
+        url = f"{HOSTS[host]}/webhooks/rest/webhook" if HOSTS else "/webhooks/rest/webhook"
+        with self.client.post(url, json={"sender": st["sender"], "message": text},
+                              name=f"message{host}", catch_response=True) as r:
             if r.status_code != 200:
                 r.failure(f"HTTP {r.status_code}")
             else:
@@ -93,7 +105,8 @@ class Visitor(FastHttpUser):
 
 @events.request.add_listener
 def _record(request_type, name, response_time, response_length, exception, start_time=None, **_):
-    LATENCIES.append([start_time, response_time, exception is None])
+    host = int(name[len("message"):] or 0) if name.startswith("message") else 0
+    LATENCIES.append([start_time, response_time, exception is None, host])
 
 
 @events.quitting.add_listener

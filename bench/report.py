@@ -56,47 +56,94 @@ def _fmt(v: Any, unit: str = "") -> str:
     return str(v)
 
 
+FIXED = "project_fixed"  # optional column: the project's model with the recommended fixes
+
+
+def _ratio(p: Any, d: Any) -> Optional[float]:
+    if not (isinstance(p, (int, float)) and isinstance(d, (int, float))):
+        return None
+    if d == 0:
+        return 1.0 if p == 0 else None
+    return p / d
+
+
+def _met(target: Optional[tuple], value: Any, ratio: Optional[float]) -> Optional[bool]:
+    if not target:
+        return None
+    op, limit, on = target
+    x = ratio if on == "ratio" else value
+    if x is None:
+        return None
+    return x <= limit + 1e-9 if op == "<=" else x >= limit - 1e-9
+
+
 def table(results: Dict[str, Any]) -> List[Dict[str, Any]]:
-    project = results["models"].get("project", {})
-    default = results["models"].get("default", {})
+    models = results["models"]
+    project, default, fixed = models.get("project", {}), models.get("default", {}), models.get(FIXED)
     rows = []
-    for key, label, unit, target, higher in ROWS + accuracy_rows(results):
+    for key, label, unit, target, _higher in ROWS + accuracy_rows(results):
         p, d = get(project, key), get(default, key)
-        ratio = (p / d) if isinstance(p, (int, float)) and isinstance(d, (int, float)) and d else None
-        if isinstance(p, (int, float)) and isinstance(d, (int, float)) and d == 0 and p == 0:
-            ratio = 1.0
-        met = None
-        if target:
-            op, value, on = target
-            x = ratio if on == "ratio" else p
-            if x is not None:
-                met = x <= value + 1e-9 if op == "<=" else x >= value - 1e-9
-        rows.append({"key": key, "label": label, "unit": unit, "project": p, "default": d, "ratio": ratio,
-                     "target": f"{'ratio ' if target and target[2] == 'ratio' else ''}{target[0]} {target[1]:g}"
-                     if target else "", "met": met})
+        ratio = _ratio(p, d)
+        row = {"key": key, "label": label, "unit": unit, "project": p, "default": d, "ratio": ratio,
+               "target": (f"{'ratio ' if target[2] == 'ratio' else ''}{target[0]} {target[1]:g}" if target else ""),
+               "met": _met(target, p, ratio)}
+        if fixed is not None:
+            f = get(fixed, key)
+            row.update(fixed=f, fixed_ratio=_ratio(f, d), fixed_met=_met(target, f, _ratio(f, d)))
+        rows.append(row)
     return rows
 
 
-def render_text(rows: List[Dict[str, Any]]) -> str:
-    head = f"{'figure':34} {'project':>10} {'default':>10} {'proj/def':>9}  {'target':14} met"
-    lines = [head, "-" * len(head)]
+def _columns(rows: List[Dict[str, Any]], md: bool) -> List[List[str]]:
+    has_fixed = any("fixed" in r for r in rows)
+    yes, no = ("yes", "**no**") if md else ("yes", "NO")
+    out = []
     for r in rows:
-        met = {True: "yes", False: "NO", None: ""}[r["met"]]
-        label = r["label"] + (f" ({r['unit']})" if r["unit"] else "")
-        ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
-        lines.append(f"{label:34} {_fmt(r['project'], r['unit']):>10} {_fmt(r['default'], r['unit']):>10} "
-                     f"{ratio:>9}  {r['target']:14} {met}")
-    return "\n".join(lines)
+        label = (r["label"].strip() if md else r["label"]) + (f" ({r['unit']})" if r["unit"] else "")
+        cells = [label, _fmt(r["project"], r["unit"]), _fmt(r["default"], r["unit"]),
+                 f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"]
+        if has_fixed:
+            cells += [_fmt(r.get("fixed"), r["unit"]),
+                      f"{r['fixed_ratio']:.2f}" if r.get("fixed_ratio") is not None else "-"]
+        cells.append(r["target"])
+        cells.append({True: yes, False: no, None: ""}[r["met"]])
+        if has_fixed:
+            cells.append({True: yes, False: no, None: ""}[r.get("fixed_met")])
+        out.append(cells)
+    return out
+
+
+def _header(rows: List[Dict[str, Any]]) -> List[str]:
+    has_fixed = any("fixed" in r for r in rows)
+    head = ["figure", "project", "default", "proj/def"]
+    if has_fixed:
+        head += ["proj+fixes", "fixes/def"]
+    head += ["target", "met"]
+    if has_fixed:
+        head += ["met+fixes"]
+    return head
+
+
+def render_text(rows: List[Dict[str, Any]]) -> str:
+    head = _header(rows)
+    body = _columns(rows, md=False)
+    widths = [max(len(c[i]) for c in [head] + body) for i in range(len(head))]
+    numeric = range(1, len(head) - (3 if len(head) > 7 else 2))
+
+    def line(cells: List[str]) -> str:
+        return "  ".join(f"{c:>{w}}" if i in numeric else f"{c:<{w}}"
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    lines = [line(head), "-" * sum(w + 2 for w in widths)]
+    return "\n".join(lines + [line(c) for c in body])
 
 
 def render_markdown(rows: List[Dict[str, Any]]) -> str:
-    lines = ["| figure | project | default | project/default | target | met |", "|---|---:|---:|---:|---|---|"]
-    for r in rows:
-        met = {True: "yes", False: "**no**", None: ""}[r["met"]]
-        label = r["label"].strip() + (f" ({r['unit']})" if r["unit"] else "")
-        ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
-        lines.append(f"| {label} | {_fmt(r['project'], r['unit'])} | {_fmt(r['default'], r['unit'])} | "
-                     f"{ratio} | {r['target']} | {met} |")
+    head = _header(rows)
+    n_text = 3 if len(head) > 7 else 2
+    lines = ["| " + " | ".join(head) + " |",
+             "|---|" + "---:|" * (len(head) - 1 - n_text) + "---|" * n_text]
+    lines += ["| " + " | ".join(c) + " |" for c in _columns(rows, md=True)]
     return "\n".join(lines)
 
 
@@ -106,8 +153,8 @@ def chart(results: Dict[str, Any], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    models = [m for m in ("project", "default") if m in results["models"]]
-    colors = {"project": "#2a7ab0", "default": "#c0504d"}
+    models = [m for m in ("project", "default", FIXED) if m in results["models"]]
+    colors = {"project": "#2a7ab0", "default": "#c0504d", FIXED: "#4f9a55"}
     panels = [
         ("Latency (ms, log scale)", [("seq p50", "load.sequential.p50_ms"), ("seq p95", "load.sequential.p95_ms"),
                                      ("seq p99", "load.sequential.p99_ms"), ("paced p50", "load.paced.p50_ms"),

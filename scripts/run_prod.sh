@@ -59,7 +59,8 @@ export SANIC_REQUEST_MAX_SIZE="${SANIC_REQUEST_MAX_SIZE:-65536}"
 export MAX_MESSAGE_CHARS="${MAX_MESSAGE_CHARS:-2000}"
 export SQLALCHEMY_SILENCE_UBER_WARNING=1 TQDM_DISABLE=1
 MODEL=${MODEL:-models}
-mkdir -p var
+LOG_DIR=${LOG_DIR:-var}
+mkdir -p var "$LOG_DIR"
 
 # Fail now, with the reason, rather than let Rasa wait for a database forever.
 .venv/bin/python - <<'PY' || exit 3
@@ -93,7 +94,7 @@ for port in "$RASA_PORT" "$RASA_PORT_2"; do
   .venv/bin/rasa run --enable-api --auth-token "$RASA_AUTH_TOKEN" --port "$port" \
     --interface "${RASA_HOST:-0.0.0.0}" --cors $(echo "$ALLOWED_ORIGINS" | tr ',' ' ') \
     --credentials credentials.yml --endpoints endpoints.yml --model "$MODEL" \
-    --log-file "var/rasa-$port.log" ${RASA_ARGS:-} & pids+=($!)
+    --log-file "$LOG_DIR/rasa-$port.log" ${RASA_ARGS:-} & pids+=($!)
 done
 .venv/bin/python -m webapp --port "$WEB_PORT" & pids+=($!)
 

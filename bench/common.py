@@ -1,0 +1,94 @@
+"""Helpers shared by ``python -m bench`` and ``python -m bench.fixes``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Dict
+
+import yaml
+
+from bench.stack import ROOT, Stack, train
+
+HERE = Path(__file__).resolve().parent
+OUT = ROOT / "bench-output"
+CONFIGS = {"project": ROOT / "config.yml", "default": HERE / "default_config.yml"}
+TUNED_STORE = "bench.variants.TunedSQLTrackerStore"
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def fingerprint(config: Path) -> str:
+    """What a trained model depends on: the config, domain, data, addons and the Rasa version."""
+    import rasa
+
+    h = hashlib.sha256(rasa.__version__.encode())
+    files = [config, ROOT / "domain.yml", *sorted((ROOT / "data").rglob("*.yml")),
+             *sorted((ROOT / "addons").glob("*.py"))]
+    for f in files:
+        h.update(str(f.relative_to(ROOT)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def train_model(name: str, reuse: bool) -> Dict[str, Any]:
+    """Train ``name`` into bench-output/models/, or reuse it when ``reuse`` and its inputs are unchanged."""
+    models = OUT / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    meta_file = models / f"{name}.train.json"
+    fp = fingerprint(CONFIGS[name])
+    if reuse and meta_file.exists():
+        meta = json.loads(meta_file.read_text())
+        if meta.get("fingerprint") == fp and Path(meta["model"]).exists():
+            log(f"{name}: reusing the model trained at {meta['trained_at']} (identical inputs)")
+            return {**meta, "reused": True}
+    log(f"{name}: training with {CONFIGS[name].relative_to(ROOT)} (load average {loadavg()})")
+    before = loadavg()
+    result = train(CONFIGS[name], models, name, models / f"train-{name}.log")
+    result.update(fingerprint=fp, trained_at=dt.datetime.now().isoformat(timespec="seconds"),
+                  loadavg_before=before, loadavg_after=loadavg(), config=str(CONFIGS[name].relative_to(ROOT)))
+    meta_file.write_text(json.dumps(result, indent=1))
+    log(f"{name}: trained in {result['seconds']:.1f} s ({result['cpu_seconds']:.0f} CPU s), "
+        f"peak {result['peak_rss_mb']:.0f} MB")
+    return {**result, "reused": False}
+
+
+def endpoints_copy(tmp: Path, store: Any) -> str:
+    """endpoints.yml with another tracker store (``None``: Rasa's in-memory store)."""
+    data = yaml.safe_load((ROOT / "endpoints.yml").read_text())
+    if store is None:
+        data.pop("tracker_store", None)
+    else:
+        data["tracker_store"] = {"type": store}
+    path = tmp / "endpoints.yml"
+    # ${ACTION_SERVER_URL} stays a placeholder: Rasa fills it from the environment
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return str(path)
+
+
+def make_stack(spec: Dict[str, Any], model: Path, tmp: Path) -> Stack:
+    """A Stack for a variant spec: {action_host, patches, rasa_env, store}; {} is the project as is."""
+    kwargs: Dict[str, Any] = {}
+    if "store" in spec:
+        kwargs["endpoints"] = endpoints_copy(tmp, spec["store"])
+    return Stack(model=model, tmp=tmp, action_host=spec.get("action_host", "127.0.0.1"),
+                 patches=list(spec.get("patches", [])), rasa_env_extra=dict(spec.get("rasa_env", {})), **kwargs)
+
+
+# The fixes docs/PERFORMANCE.md recommends, as a variant spec (see bench/fixes.py for each alone).
+RECOMMENDED: Dict[str, Any] = {
+    "patches": ["addons.action_calls"],
+    "store": TUNED_STORE,
+    "rasa_env": {"BENCH_SQLITE_WAL": "1", "BENCH_SQLITE_SYNC": "NORMAL", "BENCH_SQLITE_POOL": "1",
+                 "SANIC_ACCESS_LOG": "false"},
+}
