@@ -75,21 +75,17 @@ def unavailable(cause: BaseException) -> BaseException:
     return MessageAborted(cause) if in_message_scope() else StoreUnavailable(str(cause))
 
 
-_content: Any = None
-
-
 def polite_text() -> str:
-    """The approved ``action_unavailable`` text (read afresh, last good copy kept)."""
-    global _content
-    from actions.content import ApprovedContent
+    """The approved ``action_unavailable`` text, from the content this process loaded at start.
 
-    try:
-        _content = ApprovedContent.load()
-    except Exception:  # a broken edit mid-outage: keep the copy that loaded before
-        if _content is None:
-            raise
-        logger.exception("Approved content could not be read; using the last good copy.")
-    return _content.render(POLITE_CONTENT_ID).text
+    ``actions.content.current()`` reads the file once (on the first call, which
+    :func:`guarded` makes when a channel starts) and never again by itself: like
+    every approved text, a changed wording is served only after it was validated,
+    here from the next start of the Rasa server.
+    """
+    from actions import content
+
+    return content.current().render(POLITE_CONTENT_ID).text
 
 
 def _is_lock_failure(error: BaseException) -> bool:
@@ -111,6 +107,11 @@ def guarded(
     polite reply it sent to the message's output channel, with a ``status``:
     503 (a store is unavailable: try again) or 500 (an unexpected error, logged).
     """
+
+    try:
+        polite_text()  # load it now: an outage is no time to find a broken file
+    except Exception:  # the response generator reports a broken content file at model load
+        logger.exception("The approved 'action_unavailable' reply could not be loaded")
 
     async def handle(message: UserMessage) -> Optional[Dict[str, Any]]:
         scope = _Scope()

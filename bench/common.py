@@ -85,10 +85,11 @@ def make_stack(spec: Dict[str, Any], model: Path, tmp: Path) -> Stack:
                  patches=list(spec.get("patches", [])), rasa_env_extra=dict(spec.get("rasa_env", {})), **kwargs)
 
 
-# The fixes docs/PERFORMANCE.md recommends, as a variant spec (see bench/fixes.py for each alone).
+# The fixes docs/PERFORMANCE.md recommends, as a variant spec (see bench/fixes.py for each alone):
+# addons/action_calls.py (cached validator, kept-alive session), addons/fast_skops.py (start-up),
+# and the SQLite settings proposed for addons/stores.py (WAL, synchronous=NORMAL, kept-open connection).
 RECOMMENDED: Dict[str, Any] = {
-    "patches": ["addons.action_calls"],
+    "patches": ["addons.action_calls", "addons.fast_skops"],
     "store": TUNED_STORE,
-    "rasa_env": {"BENCH_SQLITE_WAL": "1", "BENCH_SQLITE_SYNC": "NORMAL", "BENCH_SQLITE_POOL": "1",
-                 "SANIC_ACCESS_LOG": "false"},
+    "rasa_env": {"BENCH_SQLITE_WAL": "1", "BENCH_SQLITE_SYNC": "NORMAL", "BENCH_SQLITE_POOL": "1"},
 }

@@ -20,6 +20,8 @@ Variants (nothing in the project is edited; see docs/PERFORMANCE.md):
   sqlite_wal        tracker DB in WAL journal mode (synchronous stays FULL)
   sqlite_wal_normal WAL and synchronous=NORMAL
   sqlite_pool       tracker DB connection kept open (QueuePool) instead of one per read/write
+  sqlite_all        the three together (WAL only pays with a kept-open connection: with
+                    SQLAlchemy's NullPool every close of the last connection checkpoints)
   memory_store      no SQL tracker store at all (a lower bound, not a fix)
   all               validator + keepalive + sqlite WAL/NORMAL + pool + no access log
 
@@ -62,6 +64,7 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
     "sqlite_wal": {"store": TUNED_STORE, "rasa_env": {"BENCH_SQLITE_WAL": "1"}},
     "sqlite_wal_normal": {"store": TUNED_STORE, "rasa_env": {"BENCH_SQLITE_WAL": "1", "BENCH_SQLITE_SYNC": "NORMAL"}},
     "sqlite_pool": {"store": TUNED_STORE, "rasa_env": {"BENCH_SQLITE_POOL": "1"}},
+    "sqlite_all": {"store": TUNED_STORE, "rasa_env": SQLITE_ALL},
     "memory_store": {"store": None},
     "all": {"patches": ["addons.action_calls"], "store": TUNED_STORE,
             "rasa_env": {"SANIC_ACCESS_LOG": "false", **SQLITE_ALL}},
@@ -69,12 +72,12 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
 # Once the validator is fixed, the other costs are a larger share: the same candidates again,
 # each against a baseline that has the validator fix too ("base").
 VALIDATOR = {"patches": ["addons.action_calls:install_cached_validator"]}
-for _name in ("no_access_log", "sqlite_wal", "sqlite_wal_normal", "sqlite_pool", "memory_store"):
+for _name in ("no_access_log", "sqlite_wal", "sqlite_wal_normal", "sqlite_pool", "sqlite_all", "memory_store"):
     VARIANTS[f"validator+{_name}"] = {**VARIANTS[_name], **VALIDATOR, "base": VALIDATOR}
 VARIANTS["validator+keepalive"] = {"patches": ["addons.action_calls"], "base": VALIDATOR}
 VARIANTS["validator+all"] = {**VARIANTS["all"], "base": VALIDATOR}
 DEFAULT_SET = ["baseline", "localhost", "validator", "keepalive", "no_access_log", "sqlite_wal",
-               "sqlite_wal_normal", "sqlite_pool", "memory_store", "all"]
+               "sqlite_wal_normal", "sqlite_pool", "sqlite_all", "memory_store", "all"]
 ON_VALIDATOR = [n for n in VARIANTS if n.startswith("validator+")]
 VISIT = ["hi", "what is ketamine", "how long is a session", "do you take insurance",
          "where are you located", "thanks, bye"]

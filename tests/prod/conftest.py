@@ -63,6 +63,8 @@ class Databases:
 
     def create(self, purpose: str) -> str:
         name = f"{self.prefix}_{purpose}"
+        if name in self.created:
+            name += f"_{len(self.created)}"
         conn = _admin_connection()
         try:
             with conn.cursor() as cur:
@@ -120,7 +122,7 @@ def prod_env(tracker_url: str, clinic_url: str, **extra: str) -> Dict[str, str]:
         "REDIS_URL": REDIS_URL,
         "REDIS_LOCK_PREFIX": redis_prefix(),
         # A conversation whose server died mid-turn waits at most this long for its lock.
-        "TICKET_LOCK_LIFETIME": "10",
+        "TICKET_LOCK_LIFETIME": "20",
         "LOG_LEVEL": "WARNING",
     }
     env.update(extra)
@@ -263,7 +265,7 @@ class PrivatePostgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def private_postgres(services) -> Iterator[PrivatePostgres]:
     pg = PrivatePostgres()
     try:
@@ -271,6 +273,51 @@ def private_postgres(services) -> Iterator[PrivatePostgres]:
         yield pg
     finally:
         pg.remove()
+
+
+class PrivateRedis:
+    """A throw-away Redis on a free port (no persistence), to stop and start at will."""
+
+    def __init__(self) -> None:
+        self.binary = shutil.which("redis-server")
+        if not self.binary:
+            pytest.fail(f"redis-server is missing: {HOW_TO_FIX}")
+        self.port = free_port()
+        self.proc: Optional[subprocess.Popen] = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/1"
+
+    def start(self) -> None:
+        import redis
+
+        self.proc = subprocess.Popen([self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url, socket_timeout=1)
+        assert wait_until(lambda: _pings(client), timeout=20), "private redis-server did not start"
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=20)
+
+
+def _pings(client) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="module")
+def private_redis(services) -> Iterator[PrivateRedis]:
+    r = PrivateRedis()
+    try:
+        r.start()
+        yield r
+    finally:
+        r.stop()
 
 
 def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2) -> bool:

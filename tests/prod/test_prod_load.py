@@ -12,8 +12,7 @@ import json
 import statistics
 import time
 import uuid
-from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 import aiohttp
 
