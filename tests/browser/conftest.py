@@ -64,7 +64,9 @@ class Recorder:
         page.on("dialog", on_dialog)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API holds this thread's event loop
+# while it runs, and later tests (tests/prod) use asyncio.run in this thread.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (never `playwright install`)")
