@@ -52,12 +52,14 @@ QUICK = dict(warmup=3, sequential=6, paced=8, paced_warmup=2, sat_levels=(4, 16)
 
 
 def measure(name: str, model: Path, p: Dict[str, Any], do_profile: bool,
-            spec: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+            spec: Optional[Dict[str, Any]] = None, into: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Serve, load, profile and score one model; figures go into ``into`` as they come."""
     out = OUT / name
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
-    result: Dict[str, Any] = {"loadavg_before": loadavg()}
+    result: Dict[str, Any] = into if into is not None else {}
+    result["loadavg_before"] = loadavg()
     try:
         with make_stack(spec or {}, model, tmp) as stack:
             stack.start_actions()
@@ -68,7 +70,7 @@ def measure(name: str, model: Path, p: Dict[str, Any], do_profile: bool,
             result["server"] = {"startup_s": startup, "rss_after_start_mb": tree_rss(rasa_pid) / 2**20}
             log(f"{name}: /status after {startup:.1f} s; warming up")
             run_phase(stack.url, out / "warmup", users=1, seconds=p["warmup"], seed=1)
-            loads: Dict[str, Any] = {}
+            loads: Dict[str, Any] = result.setdefault("load", {})
             log(f"{name}: sequential, {p['sequential']} s")
             loads["sequential"] = run_phase(stack.url, out / "sequential", users=1, seconds=p["sequential"],
                                             pids=pids, seed=2)
@@ -82,7 +84,6 @@ def measure(name: str, model: Path, p: Dict[str, Any], do_profile: bool,
                                         seconds=p["sat_seconds"], warmup=1.0, pids=pids, seed=4 + users))
             best = max(levels, key=lambda r: r["msg_per_s"])
             loads["saturation"] = {**best, "levels": levels}
-            result["load"] = loads
             result["server"]["rss_after_load_mb"] = tree_rss(rasa_pid) / 2**20
             if do_profile:
                 log(f"{name}: py-spy on both servers, 8 visitors, {p['profile']} s")
@@ -141,7 +142,11 @@ def main() -> int:
     for label, name, spec in runs:
         train_info = trained[name] if spec is None else {**trained[name], "note": f"the {name} model"}
         results["models"][label] = {"train": train_info}
-        results["models"][label].update(measure(label, Path(trained[name]["model"]), p, not a.no_profile, spec))
+        try:
+            measure(label, Path(trained[name]["model"]), p, not a.no_profile, spec, into=results["models"][label])
+        except Exception as e:  # keep the other columns: a failed one shows as "-" with its error
+            log(f"{label}: FAILED: {type(e).__name__}: {e}")
+            results["models"][label]["error"] = f"{type(e).__name__}: {e}"
     results["finished"] = dt.datetime.now().isoformat(timespec="seconds")
     results["environment"]["loadavg_end"] = loadavg()
     results["total_seconds"] = time.perf_counter() - t_start

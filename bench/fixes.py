@@ -24,6 +24,8 @@ Variants (nothing in the project is edited; see docs/PERFORMANCE.md):
                     SQLAlchemy's NullPool every close of the last connection checkpoints)
   memory_store      no SQL tracker store at all (a lower bound, not a fix)
   all               validator + keepalive + sqlite WAL/NORMAL + pool + no access log
+  as_proposed       the recommended changes loaded as the lead would load them: from the
+                    tracker store's module (bench/stores_with_fixes.py), including fast_skops
 
   validator+X       each fix again, against a baseline that has the validator fix too
                     (``--variants on-validator`` runs them all): once the largest cost
@@ -66,6 +68,7 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
     "sqlite_pool": {"store": TUNED_STORE, "rasa_env": {"BENCH_SQLITE_POOL": "1"}},
     "sqlite_all": {"store": TUNED_STORE, "rasa_env": SQLITE_ALL},
     "memory_store": {"store": None},
+    "as_proposed": {"store": "bench.stores_with_fixes.Store"},
     "all": {"patches": ["addons.action_calls"], "store": TUNED_STORE,
             "rasa_env": {"SANIC_ACCESS_LOG": "false", **SQLITE_ALL}},
 }

@@ -1,4 +1,8 @@
-"""The results table (text and Markdown), with ratios and targets, and the PNG chart."""
+"""The results table (text and Markdown), with ratios and targets, and the PNG chart.
+
+``python -m bench.report [results.json]`` prints the table and draws the chart
+again from a results file (default bench-output/results.json), measuring nothing.
+"""
 
 from __future__ import annotations
 
@@ -195,10 +199,22 @@ def chart(results: Dict[str, Any], out: Path) -> None:
     ax.set_xlim(0, 1.05)
     ax.invert_yaxis()
     ax.set_title("Accuracy (share right)", fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=len(models))
     env = results.get("environment", {})
     fig.suptitle(f"Clinic assistant: project config vs Rasa default, {results.get('finished', '')} "
                  f"({env.get('cpus', '?')} CPUs, load avg at start {env.get('loadavg_start', '?')})", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     fig.savefig(out, dpi=110)
     plt.close(fig)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    src = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "bench-output" / "results.json")
+    data = json.loads(src.read_text())
+    rows = table(data)
+    print(render_text(rows))
+    chart(data, src.with_suffix(".png"))
+    print(f"chart: {src.with_suffix('.png')}")
