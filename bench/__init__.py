@@ -1,0 +1,1 @@
+"""Benchmark of the clinic assistant against Rasa's default configuration: ``python -m bench`` (docs/PERFORMANCE.md)."""
