@@ -12,7 +12,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,32 +24,17 @@ from typing import Dict, List, Optional
 
 import psutil
 
+from scripts.wait_ready import free_port, wait_for
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 PY = str(VENV_BIN / "python")
 RASA = str(VENV_BIN / "rasa")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 300.0, proc: Optional[subprocess.Popen] = None,
-              interval: float = 0.05) -> None:
-    """Return once ``url`` answers 200; fail if ``proc`` dies or the time is up."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process for {url} exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except Exception:
-            time.sleep(interval)
-    raise TimeoutError(f"{url} not ready after {timeout}s")
+def wait_http(url: str, timeout: float = 300.0, proc: Optional[subprocess.Popen] = None) -> None:
+    """Return once ``url`` answers 200, polling often: start-up time is measured with it."""
+    wait_for(url, timeout=timeout, proc=proc, interval=0.05)
 
 
 def tree(pid: int) -> List[psutil.Process]:
