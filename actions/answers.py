@@ -1,8 +1,13 @@
-"""The action that answers a visitor with approved content.
+"""Which approved entry answers a visitor, and the action for replies to an offer.
 
-One action serves every topic, small-talk, hand-off and fallback intent: the
-intent names the content id, and the approved-content file holds the words.
-Rules decide *when* to answer; this action only decides *which entry*.
+Every topic, small-talk, hand-off and fallback intent is answered by the domain
+response ``utter_answer``: the Rasa server's response generator
+(``addons/approved_nlg.py``) asks :func:`choose_content_id` which entry to show,
+so an answer costs no call to the action server (docs/PERFORMANCE.md). Rules
+decide *when* to answer; this module only decides *which entry*.
+
+``action_answer`` is left for yes / no / stop, the one place an answer may also
+start the callback form (a "yes" to a callback offer).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import content
@@ -32,30 +37,46 @@ INTENT_CONTENT = {
 INTENT_CONTENT.update({topic: topic for topic in ARTICLE_TOPICS + SMALL_TALK})
 
 NOT_UNDERSTOOD = frozenset({"fallback", "fallback_repeat", "out_of_scope"})
-HANDOFFS = frozenset({"medical_handoff", "staff_handoff"})
 # Messages that offer a callback: a "yes" after one of them starts the callback form.
 OFFERS_CALLBACK = frozenset({"staff_handoff", "medical_handoff", "contact", "consultation", "fallback_repeat"})
+
+
+# Not part of the dialogue: after "can't look that up right now, try again", a
+# visitor who says "yes" again is still answering the offer before it.
+NOT_A_TURN = frozenset({"action_unavailable"})
 
 
 def last_bot_content_id(tracker: Tracker) -> Optional[str]:
     """The content id of the assistant's previous message, if any."""
     for event in reversed(tracker.events):
         if event.get("event") == "bot":
-            return (event.get("metadata") or {}).get("content_id")
+            content_id = (event.get("metadata") or {}).get("content_id")
+            if content_id not in NOT_A_TURN:
+                return content_id
     return None
+
+
+def choose_content_id(intent: Optional[str], previous_content_id: Optional[str]) -> str:
+    """Which approved entry answers a message with ``intent``.
+
+    ``previous_content_id`` is the entry of the assistant's previous message: a
+    second message in a row that is not understood gets the offer of a person.
+    Shared by the Rasa server (``utter_answer``) and the action server.
+    """
+    content_id = INTENT_CONTENT.get(intent or "", "fallback")
+    if content_id in NOT_UNDERSTOOD and previous_content_id in NOT_UNDERSTOOD:
+        return "fallback_repeat"
+    return content_id
 
 
 def content_id_for(tracker: Tracker) -> str:
     """Which approved entry answers the latest message."""
     intent = (tracker.latest_message.get("intent") or {}).get("name")
-    content_id = INTENT_CONTENT.get(intent or "", "fallback")
-    if content_id in NOT_UNDERSTOOD and last_bot_content_id(tracker) in NOT_UNDERSTOOD:
-        return "fallback_repeat"  # second miss in a row: offer a person
-    return content_id
+    return choose_content_id(intent, last_bot_content_id(tracker))
 
 
 class ActionAnswer(Action):
-    """Answer the latest message with its approved entry."""
+    """Answer yes / no / stop: start the callback form after an offer, else acknowledge."""
 
     def name(self) -> Text:
         return "action_answer"
@@ -72,10 +93,4 @@ class ActionAnswer(Action):
         content_id = content_id_for(tracker)
         message = content.current().render(content_id)
         dispatcher.utter_message(**message.as_kwargs())
-        if content_id in HANDOFFS:
-            # Kept for the callback request: why the visitor was handed over.
-            return [
-                SlotSet("handoff_reason", tracker.latest_message.get("text")),
-                SlotSet("handoff_content_id", content_id),
-            ]
         return []

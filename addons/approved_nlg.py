@@ -1,10 +1,13 @@
 """Response generator that fills domain responses from the approved-content file.
 
-Messages that must never depend on the action server (the crisis reply, the
-"can't look that up" reply, the callback form's questions) are domain
-responses. In ``domain.yml`` they carry only a content id; this generator,
-running inside the Rasa server, puts in the approved wording and version, so
-the words still live in exactly one file.
+Every answer is a domain response, so it is sent by the Rasa server itself:
+no round trip to the action server (the largest cost per message,
+docs/PERFORMANCE.md), and the crisis reply never depends on it. In
+``domain.yml`` a response carries only a content id, or, for ``utter_answer``,
+``answer_by_intent: true``: the entry is then chosen from the latest intent by
+``actions.answers.choose_content_id``. This generator, running inside the Rasa
+server, puts in the approved wording and version, so the words still live in
+exactly one file.
 
 Configured in ``endpoints.yml``::
 
@@ -19,11 +22,16 @@ from typing import Any, Dict, Optional, Text
 
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import BotUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
+from actions.answers import NOT_A_TURN, choose_content_id
 from actions.content import ApprovedContent
 from addons import action_calls
+
+# Metadata of a domain response whose entry depends on the latest intent.
+BY_INTENT = "answer_by_intent"
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +64,20 @@ class ApprovedContentNLG(TemplatedNaturalLanguageGenerator):
             return response
         metadata = response.pop("metadata", None) or {}
         content_id = metadata.get("content_id")
+        if metadata.get(BY_INTENT):
+            content_id = choose_content_id(tracker.latest_message.intent.get("name"),
+                                           previous_content_id(tracker))
         if not content_id:
             return response
         message = self.content.render(content_id)
         return {**response, **message.as_kwargs()}
+
+
+def previous_content_id(tracker: DialogueStateTracker) -> Optional[str]:
+    """The content id of the assistant's previous message in this conversation, if any."""
+    for event in reversed(tracker.events):
+        if isinstance(event, BotUttered):
+            content_id = (event.metadata or {}).get("content_id")
+            if content_id not in NOT_A_TURN:
+                return content_id
+    return None

@@ -24,6 +24,8 @@ ERROR = "error"
 WARNING = "warning"
 REVIEW_WARNING_DAYS = 30
 REQUESTED_SLOT = "requested_slot"
+# Actions that show the entry INTENT_CONTENT (actions/answers.py) maps the intent to.
+ANSWER_ACTIONS = frozenset({"utter_answer", "action_answer"})
 
 
 @dataclass(frozen=True)
@@ -312,7 +314,7 @@ class _Checker:
         if code.mapping_file is None:
             self.error("code.no_mapping", "actions/answers.py", None, "INTENT_CONTENT",
                        "the table of which intent shows which entry was not found in actions/*.py",
-                       "Ask a developer: action_answer needs INTENT_CONTENT (intent -> content id).")
+                       "Ask a developer: utter_answer needs INTENT_CONTENT (intent -> content id).")
         if not self.p.approved_file.data or not isinstance(self.p.approved_file.data, dict):
             return  # already reported; every id would look unknown
         for ref in code.strict_refs():
@@ -354,19 +356,19 @@ class _Checker:
         self.check_answered_intents()
 
     def check_answered_intents(self) -> None:
-        """An intent a rule answers with action_answer must map to an entry, or it gets the fallback."""
+        """An intent a rule answers with utter_answer (or action_answer) must map to an entry, or it gets the fallback."""
         for flow in self.p.flows:
             steps = flow.steps
             for i, step in enumerate(steps):
                 if step.kind != "intent":
                     continue
                 following = next((s for s in steps[i + 1:] if s.kind == "action"), None)
-                if following is None or following.value != "action_answer":
+                if following is None or following.value not in ANSWER_ACTIONS:
                     continue
                 if step.value in self.known_intents() and self.p.content_for_intent(step.value) is None:
                     default = self.p.code.default.content_id if self.p.code.default else "fallback"
                     self.error("content.intent_not_mapped", flow.file, step.line, f"intent '{step.value}'",
-                               f"is answered by action_answer ({flow.kind} '{flow.name}') but "
+                               f"is answered by {following.value} ({flow.kind} '{flow.name}') but "
                                f"INTENT_CONTENT in {self.p.code.mapping_file or 'actions/answers.py'} does not "
                                f"map it to an entry, so visitors asking it get the '{default}' reply",
                                f"Add the line `\"{step.value}\": \"{step.value if step.value in self.p.entries else '<content id>'}\",` "
@@ -487,7 +489,7 @@ class _Checker:
                     self.error("flow.unknown_action", flow.file, step.line, subject,
                                f"uses action '{step.value}', which is not an action, response or form in "
                                f"{domain_rel} nor a Rasa default action" + self.did_you_mean(step.value, actions),
-                               "Correct the name. Topic answers use `action: action_answer`.")
+                               "Correct the name. Topic answers use `action: utter_answer`.")
                 elif step.kind == "active_loop" and step.value is not None and step.value not in forms:
                     self.error("flow.unknown_form", flow.file, step.line, subject,
                                f"uses active_loop '{step.value}', which is not a form in {domain_rel}"

@@ -77,13 +77,19 @@ class Domain:
     files: List[yamlio.YamlFile] = field(default_factory=list)
 
     def response_variants(self) -> Iterable[Tuple[str, int, Optional[str]]]:
-        """(response name, line, content id or None) for every variant of every response."""
+        """(response name, line, content id or None) for every variant of every response.
+
+        ``utter_answer`` (``answer_by_intent: true``) is left out: the entry it shows is
+        the one INTENT_CONTENT maps the intent to, checked with the code.
+        """
         for name, (line, variants) in self.responses.items():
             if not variants:
                 yield name, line, None
             for variant in variants:
                 content_id = None
                 if isinstance(variant, dict) and isinstance(variant.get("metadata"), dict):
+                    if variant["metadata"].get("answer_by_intent") is True:
+                        continue
                     content_id = variant["metadata"].get("content_id")
                 yield name, getattr(variant, "line", line), content_id
 
@@ -211,7 +217,7 @@ class Project:
         return self.content_constant("ARTICLE_TOPICS")
 
     def content_for_intent(self, intent: str) -> Optional[str]:
-        """The content id ``action_answer`` shows for ``intent`` (None: not mapped)."""
+        """The content id ``utter_answer`` shows for ``intent`` (None: not mapped)."""
         ref = self.code.intent_content.get(intent)
         if ref is not None:
             return ref.content_id

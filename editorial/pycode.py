@@ -324,7 +324,7 @@ def _add_items(code: ActionCode, evaluator: _Evaluator, mod: _Module, node: ast.
 def _add(code: ActionCode, mod: _Module, intent: Any, content_id: Any, line: int) -> None:
     if isinstance(intent, str) and isinstance(content_id, str):
         code.intent_content[intent] = Ref(content_id, mod.rel, line,
-                                          f"{MAPPING_NAME}['{intent}']", "action_answer", intent)
+                                          f"{MAPPING_NAME}['{intent}']", "utter_answer", intent)
 
 
 def read_actions(root: Path, package: str = "actions") -> ActionCode:

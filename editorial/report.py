@@ -94,7 +94,7 @@ class _Routes:
         p, routes = self.p, []
         for intent in sorted(p.domain.intents):
             if p.content_for_intent(intent) == cid:
-                routes.append(self.intent_route(intent, "answered by action_answer"))
+                routes.append(self.intent_route(intent, "answered by utter_answer"))
         if p.code.default and p.code.default.content_id == cid:
             routes.append(Route("any intent not listed in INTENT_CONTENT (actions/answers.py)"))
         for name, _, response_cid in p.domain.response_variants():

@@ -76,14 +76,14 @@ def test_a_miss_after_an_answer_is_a_plain_fallback():
     assert messages[0]["content_id"] == "fallback"
 
 
-def test_a_handoff_remembers_the_question_for_the_callback():
-    _, events = run(ActionAnswer(), tracker("medical_question", text="is it safe with lithium"))
-    assert SlotSet("handoff_reason", "is it safe with lithium") in events
-    assert SlotSet("handoff_content_id", "medical_handoff") in events
-
-
 def test_yes_after_a_callback_offer_starts_the_form():
     messages, events = run(ActionAnswer(), tracker("affirm", events=[bot_event("contact")]))
+    assert messages == [] and events == [FollowupAction("callback_form")]
+
+
+def test_yes_again_after_the_action_server_was_down_still_starts_the_form():
+    events = [bot_event("contact"), bot_event("action_unavailable")]
+    messages, events = run(ActionAnswer(), tracker("affirm", events=events))
     assert messages == [] and events == [FollowupAction("callback_form")]
 
 

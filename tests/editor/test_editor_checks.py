@@ -157,7 +157,7 @@ def test_topic_answered_by_a_rule_but_not_mapped_to_an_entry(project_copy):
         f.write("\n- intent: parking\n  examples: |\n"
                 + "".join(f"    - where do I park at the ketamine clinic {i}\n" for i in range(30)))
     with open(project_copy / "data/rules/answers.yml", "a") as f:
-        f.write("  - rule: answer parking\n    steps:\n      - intent: parking\n      - action: action_answer\n")
+        f.write("  - rule: answer parking\n    steps:\n      - intent: parking\n      - action: utter_answer\n")
     append_entry(project_copy / APPROVED, "parking", "Parking is free behind the building.")
     errors = new_errors(before, check(project_copy))
     codes = sorted(f.code for f in errors)
@@ -230,14 +230,14 @@ def test_story_with_unknown_intent_action_form_and_slot(project_copy):
     (project_copy / "data/stories").mkdir(exist_ok=True)
     (project_copy / "data/stories/new.yml").write_text(
         'version: "3.1"\nstories:\n  - story: a typo in every step\n    steps:\n'
-        "      - intent: sesion_length\n      - action: action_anwser\n"
+        "      - intent: sesion_length\n      - action: utter_anwser\n"
         "      - active_loop: callback_frm\n      - slot_was_set:\n          - callback_nam: Ann\n")
     errors = {f.code: f for f in new_errors(before, check(project_copy))}
     assert set(errors) == {"flow.unknown_intent", "flow.unknown_action", "flow.unknown_form", "flow.unknown_slot"}
     for f in errors.values():
         assert f.file == "data/stories/new.yml" and f.subject == "story 'a typo in every step'"
     assert "did you mean 'session_length'" in errors["flow.unknown_intent"].problem
-    assert "did you mean 'action_answer'" in errors["flow.unknown_action"].problem
+    assert "did you mean 'utter_answer'" in errors["flow.unknown_action"].problem
     assert errors["flow.unknown_intent"].line == 5 and errors["flow.unknown_action"].line == 6
 
 

@@ -72,7 +72,7 @@ def test_report_lists_every_entry_with_record_and_questions(project_copy, tmp_pa
     # session_length: record, the intent that leads to it, a few example questions, the buttons.
     section = page[page.index('id="session_length"'):page.index('id="multiple_sessions"')]
     assert "2027-05-27" in section and "<th>Version</th><td>1</td>" in section
-    assert "<code>session_length</code>, answered by action_answer" in section
+    assert "<code>session_length</code>, answered by utter_answer" in section
     assert section.count("<li>\u201c") >= 5
     assert "How long is a session?" in section  # reached from other entries' buttons
     # Crisis: reached through the domain response, with the rule named.
