@@ -1,1 +1,11 @@
-"""Extensions that run inside the Rasa server: NLU safety components, response generator, policy, channel."""
+"""Extensions that run inside the Rasa server: NLU safety components, response generator, policy, channel.
+
+Importing any of them (Rasa imports the tracker store before it loads a model,
+and the NLU components before it trains one) first puts in place the fix that
+saves ~10 s of start-up in skops' import (``addons/fast_skops.py``,
+docs/PERFORMANCE.md). It only adds an import hook; it imports nothing.
+"""
+
+from addons import fast_skops
+
+fast_skops.install()

@@ -28,7 +28,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 from actions.answers import NOT_A_TURN, choose_content_id
 from actions.content import ApprovedContent
-from addons import action_calls
+from addons import action_calls, rasa_speedups
 
 # Metadata of a domain response whose entry depends on the latest intent.
 BY_INTENT = "answer_by_intent"
@@ -42,8 +42,9 @@ class ApprovedContentNLG(TemplatedNaturalLanguageGenerator):
     def __init__(self, endpoint_config: EndpointConfig, domain: Domain) -> None:
         super().__init__(domain.responses)
         # The first project code Rasa runs with a model: also where the measured
-        # fix for action-call overhead goes in (docs/PERFORMANCE.md).
+        # fixes for Rasa's per-message overhead go in (docs/PERFORMANCE.md).
         action_calls.install_cached_validator()
+        rasa_speedups.install()
         # Loaded with the model: `PUT /model` (make reload) reads it afresh.
         self.content = ApprovedContent.load()
         for name, variants in domain.responses.items():
