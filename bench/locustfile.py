@@ -3,7 +3,9 @@
 Run by bench/load.py as ``python -m locust -f bench/locustfile.py --headless ...``;
 settings come from environment variables so the same file serves every phase:
 
-  BENCH_WAIT      seconds a visitor waits after a reply before the next message (0 = flat out)
+  BENCH_WAIT      seconds a visitor waits after a reply before the next message (0 = flat out);
+                  paced visitors also arrive at a random moment within the first BENCH_WAIT
+                  seconds, as independent visitors do, instead of all in the same instant
   BENCH_LAT_OUT   where to write every request's latency (JSON), for exact percentiles
   BENCH_SEED      seed of the message mix (each visitor derives its own)
   BENCH_HOSTS     optional: several Rasa base URLs, comma-separated, served in turns of
@@ -28,6 +30,7 @@ import time
 import uuid
 from pathlib import Path
 
+import gevent
 import yaml
 from locust import FastHttpUser, constant, events, task
 
@@ -80,6 +83,10 @@ class Visitor(FastHttpUser):
         # one conversation state per server, with the same sequence of visits on each
         self.state = [{"rnd": random.Random(SEED * 1000 + uid), "queue": [], "sender": ""}
                       for _ in (HOSTS or [""])]
+        if WAIT > 0:
+            # Locust starts every user within a fraction of a second; left so, 20 paced
+            # visitors send in lockstep forever and each measures the queue of the 19 others.
+            gevent.sleep(random.Random(SEED * 7919 + uid).uniform(0, WAIT))
 
     @task
     def send(self) -> None:
