@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from bench import evaluation, profile, report
-from bench.common import CONFIGS, OUT, RECOMMENDED, loadavg, log, make_stack, train_model
+from bench.common import CONFIGS, OUT, RECOMMENDED, cpu_probe_ms, loadavg, log, make_stack, train_model
 from bench.load import run_phase
 from bench.stack import ROOT, tree_rss
 
@@ -60,6 +60,7 @@ def measure(name: str, model: Path, p: Dict[str, Any], do_profile: bool,
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     result: Dict[str, Any] = into if into is not None else {}
     result["loadavg_before"] = loadavg()
+    result["cpu_probe_ms"] = cpu_probe_ms()
     try:
         with make_stack(spec or {}, model, tmp) as stack:
             stack.start_actions()
@@ -128,7 +129,7 @@ def main() -> int:
         "started": dt.datetime.now().isoformat(timespec="seconds"),
         "mode": "quick" if a.quick else "full",
         "environment": {
-            "cpus": os.cpu_count(), "loadavg_start": loadavg(),
+            "cpus": os.cpu_count(), "loadavg_start": loadavg(), "cpu_probe_ms_start": cpu_probe_ms(),
             "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
             "python": platform.python_version(), "rasa": rasa.__version__, "phases": p,
         },
@@ -149,6 +150,7 @@ def main() -> int:
             results["models"][label]["error"] = f"{type(e).__name__}: {e}"
     results["finished"] = dt.datetime.now().isoformat(timespec="seconds")
     results["environment"]["loadavg_end"] = loadavg()
+    results["environment"]["cpu_probe_ms_end"] = cpu_probe_ms()
     results["total_seconds"] = time.perf_counter() - t_start
     rows = report.table(results)
     results["table"] = rows
@@ -157,7 +159,11 @@ def main() -> int:
     (OUT / "results.md").write_text(
         f"Run {results['started']} to {results['finished']} ({results['mode']}), "
         f"{results['total_seconds'] / 60:.1f} min, {os.cpu_count()} CPUs, load average "
-        f"{results['environment']['loadavg_start']} at start, {results['environment']['loadavg_end']} at end.\n\n"
+        f"{results['environment']['loadavg_start']} at start, {results['environment']['loadavg_end']} at end; "
+        f"CPU probe (a fixed pure-Python workload, bench/common.py) "
+        + ", ".join(f"{m['cpu_probe_ms']} ms before serving {name}" for name, m in results["models"].items()
+                    if "cpu_probe_ms" in m)
+        + ".\n\n"
         + report.render_markdown(rows) + "\n")
     report.chart(results, OUT / "results.png")
     print()

@@ -68,6 +68,8 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
     "sqlite_pool": {"store": TUNED_STORE, "rasa_env": {"BENCH_SQLITE_POOL": "1"}},
     "sqlite_all": {"store": TUNED_STORE, "rasa_env": SQLITE_ALL},
     "memory_store": {"store": None},
+    # the project's store with Rasa's ORM save again (what addons/stores.py's multi-row INSERT saves)
+    "orm_save": {"store": "bench.variants.OrmSaveTrackerStore"},
     "as_proposed": {"store": "bench.stores_with_fixes.Store"},
     "all": {"patches": ["addons.action_calls"], "store": TUNED_STORE,
             "rasa_env": {"SANIC_ACCESS_LOG": "false", **SQLITE_ALL}},

@@ -57,3 +57,13 @@ class TunedSQLTrackerStore(EnvSQLTrackerStore):
         if wal or synchronous:
             event.listen(self.engine, "connect", _sqlite_pragmas(wal, synchronous))
             self.engine.dispose()
+
+
+class OrmSaveTrackerStore(EnvSQLTrackerStore):
+    """The project's store with Rasa's own save (one ORM object per event), for
+    ``python -m bench.fixes --variants orm_save``: what the multi-row INSERT saves."""
+
+    async def _append_new_events(self, tracker: Any) -> None:
+        from rasa.core.tracker_store import SQLTrackerStore
+
+        await SQLTrackerStore.save(self, tracker)

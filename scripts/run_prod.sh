@@ -48,16 +48,8 @@ if [ ${#problems[@]} -gt 0 ]; then
   exit 2
 fi
 
-export RASA_PORT="${RASA_PORT:-5005}"
+. scripts/defaults.sh
 export RASA_PORT_2="${RASA_PORT_2:-5006}"
-export ACTION_PORT="${ACTION_PORT:-5055}"
-export WEB_PORT="${WEB_PORT:-8080}"
-export ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://127.0.0.1:$ACTION_PORT/webhook}"
-export RASA_URL="${RASA_URL:-http://127.0.0.1:$RASA_PORT}"
-export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:$WEB_PORT,http://127.0.0.1:$WEB_PORT}"
-export SANIC_REQUEST_MAX_SIZE="${SANIC_REQUEST_MAX_SIZE:-65536}"
-export MAX_MESSAGE_CHARS="${MAX_MESSAGE_CHARS:-2000}"
-export SQLALCHEMY_SILENCE_UBER_WARNING=1 TQDM_DISABLE=1
 MODEL=${MODEL:-models}
 LOG_DIR=${LOG_DIR:-var}
 mkdir -p var "$LOG_DIR"

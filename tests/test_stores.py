@@ -1,4 +1,4 @@
-"""The default tracker store (SQLite in var/): kept-open connection in WAL mode, nothing lost."""
+"""The stores addons/stores.py picks: SQLite in var/ (kept-open connection, WAL, nothing lost), locks."""
 
 from __future__ import annotations
 
@@ -60,3 +60,37 @@ def test_every_turn_is_kept_and_read_back_by_a_new_server(db):
     # another reader (the staff console) sees the committed turns while the server runs
     with sqlite3.connect(db) as reader:
         assert reader.execute("SELECT count(*) FROM events WHERE type_name = 'user'").fetchone()[0] == 5
+
+
+def test_saved_rows_are_the_ones_rasas_own_store_writes(tmp_path, monkeypatch):
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    rows = {}
+    saves = [conversation("same", 3)]  # one conversation, saved after each of its turns
+    saves = [DialogueStateTracker.from_events("same", list(saves[0].events)[:1 + 4 * t], DOMAIN.slots) for t in (1, 2, 3)]
+    for name in ("rasa", "ours"):
+        path = tmp_path / f"{name}.db"
+        if name == "rasa":
+            store = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(path))
+        else:
+            monkeypatch.setenv("TRACKER_DB_URL", f"sqlite:///{path}")
+            store = EnvSQLTrackerStore(domain=DOMAIN)
+        for tracker in saves:
+            run(store.save(tracker))
+        store.engine.dispose()
+        with sqlite3.connect(path) as db:
+            rows[name] = db.execute("SELECT sender_id, type_name, timestamp, intent_name, action_name, data "
+                                    "FROM events ORDER BY id").fetchall()
+    assert len(rows["ours"]) == 1 + 3 * 4
+    assert rows["ours"] == rows["rasa"]
+
+
+def test_several_workers_without_shared_locks_are_refused(monkeypatch):
+    from addons.stores import EnvLockStore
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("SANIC_WORKERS", "2")
+    with pytest.raises(ValueError, match="SANIC_WORKERS > 1 needs REDIS_URL"):
+        EnvLockStore()
+    monkeypatch.setenv("SANIC_WORKERS", "1")
+    assert type(EnvLockStore()).__name__ == "InMemoryLockStore"
