@@ -15,9 +15,9 @@ import yaml
 from bench.stack import ROOT, Stack, train
 
 HERE = Path(__file__).resolve().parent
-OUT = ROOT / "bench-output"
+# Where results go (git-ignored); BENCH_OUT moves them, e.g. for the smoke test.
+OUT = Path(os.environ.get("BENCH_OUT") or ROOT / "bench-output")
 CONFIGS = {"project": ROOT / "config.yml", "default": HERE / "default_config.yml"}
-TUNED_STORE = "bench.variants.TunedSQLTrackerStore"
 
 
 def log(msg: str) -> None:

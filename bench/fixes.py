@@ -1,4 +1,4 @@
-"""``python -m bench.fixes``: each candidate fix for the custom-action path, measured alone, in one run.
+"""``python -m bench.fixes``: each candidate change to the serving path, measured alone, in one run.
 
 Each variant runs next to a fresh baseline (the project as configured): two
 action servers and two Rasa servers (the project's model, trained by
@@ -14,22 +14,15 @@ Variants (nothing in the project is edited; see docs/PERFORMANCE.md):
 
   baseline          the project as configured, against itself (the noise floor)
   localhost         ACTION_SERVER_URL with ``localhost`` instead of 127.0.0.1
-  validator         addons/action_calls.py: action replies checked by a validator built once
   keepalive         addons/action_calls.py: one kept-alive aiohttp session for action calls
   no_access_log     SANIC_ACCESS_LOG=false for the Rasa server
-  sqlite_wal        tracker DB in WAL journal mode (synchronous stays FULL)
-  sqlite_wal_normal WAL and synchronous=NORMAL
-  sqlite_pool       tracker DB connection kept open (QueuePool) instead of one per read/write
-  sqlite_all        the three together (WAL only pays with a kept-open connection: with
-                    SQLAlchemy's NullPool every close of the last connection checkpoints)
+  orm_save          the tracker store saving with Rasa's own ORM code (one object per
+                    event) instead of the project's multi-row INSERT
   memory_store      no SQL tracker store at all (a lower bound, not a fix)
-  all               validator + keepalive + sqlite WAL/NORMAL + pool + no access log
-  as_proposed       the recommended changes loaded as the lead would load them: from the
-                    tracker store's module (bench/stores_with_fixes.py), including fast_skops
 
-  validator+X       each fix again, against a baseline that has the validator fix too
-                    (``--variants on-validator`` runs them all): once the largest cost
-                    is gone the others are a larger share and easier to see
+The fixes measured this way in earlier rounds (cached validator, fast_skops, SQLite
+WAL + kept-open connection) are in the project now; docs/PERFORMANCE.md keeps
+their figures.
 
 Writes bench-output/fixes.json and fixes.md (``--tag T``: fixes-T.*); ``--variants
 a,b`` runs a subset, ``--seconds N`` sets the length of each measured phase (default 16).
@@ -51,39 +44,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict
 
-from bench.common import OUT, TUNED_STORE, loadavg, log, make_stack, train_model
+from bench.common import OUT, loadavg, log, make_stack, train_model
 from bench.load import run_paired
 from bench.stack import ROOT, Stack, tree_rss
-
-SQLITE_ALL = {"BENCH_SQLITE_WAL": "1", "BENCH_SQLITE_SYNC": "NORMAL", "BENCH_SQLITE_POOL": "1"}
 
 VARIANTS: Dict[str, Dict[str, Any]] = {
     "baseline": {},
     "localhost": {"action_host": "localhost"},
-    "validator": {"patches": ["addons.action_calls:install_cached_validator"]},
     "keepalive": {"patches": ["addons.action_calls:install_keepalive"]},
     "no_access_log": {"rasa_env": {"SANIC_ACCESS_LOG": "false"}},
-    "sqlite_wal": {"store": TUNED_STORE, "rasa_env": {"BENCH_SQLITE_WAL": "1"}},
-    "sqlite_wal_normal": {"store": TUNED_STORE, "rasa_env": {"BENCH_SQLITE_WAL": "1", "BENCH_SQLITE_SYNC": "NORMAL"}},
-    "sqlite_pool": {"store": TUNED_STORE, "rasa_env": {"BENCH_SQLITE_POOL": "1"}},
-    "sqlite_all": {"store": TUNED_STORE, "rasa_env": SQLITE_ALL},
-    "memory_store": {"store": None},
-    # the project's store with Rasa's ORM save again (what addons/stores.py's multi-row INSERT saves)
     "orm_save": {"store": "bench.variants.OrmSaveTrackerStore"},
-    "as_proposed": {"store": "bench.stores_with_fixes.Store"},
-    "all": {"patches": ["addons.action_calls"], "store": TUNED_STORE,
-            "rasa_env": {"SANIC_ACCESS_LOG": "false", **SQLITE_ALL}},
+    "memory_store": {"store": None},
 }
-# Once the validator is fixed, the other costs are a larger share: the same candidates again,
-# each against a baseline that has the validator fix too ("base").
-VALIDATOR = {"patches": ["addons.action_calls:install_cached_validator"]}
-for _name in ("no_access_log", "sqlite_wal", "sqlite_wal_normal", "sqlite_pool", "sqlite_all", "memory_store"):
-    VARIANTS[f"validator+{_name}"] = {**VARIANTS[_name], **VALIDATOR, "base": VALIDATOR}
-VARIANTS["validator+keepalive"] = {"patches": ["addons.action_calls"], "base": VALIDATOR}
-VARIANTS["validator+all"] = {**VARIANTS["all"], "base": VALIDATOR}
-DEFAULT_SET = ["baseline", "localhost", "validator", "keepalive", "no_access_log", "sqlite_wal",
-               "sqlite_wal_normal", "sqlite_pool", "sqlite_all", "memory_store", "all"]
-ON_VALIDATOR = [n for n in VARIANTS if n.startswith("validator+")]
+DEFAULT_SET = list(VARIANTS)
 VISIT = ["hi", "what is ketamine", "how long is a session", "do you take insurance",
          "where are you located", "thanks, bye"]
 
@@ -171,8 +144,7 @@ def render(results: Dict[str, Any]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.fixes", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--variants", default=",".join(DEFAULT_SET),
-                    help="comma-separated; 'on-validator' = every fix again on top of the validator fix")
+    ap.add_argument("--variants", default=",".join(DEFAULT_SET), help="comma-separated")
     ap.add_argument("--seconds", type=int, default=16)
     ap.add_argument("--tag", default="")
     a = ap.parse_args()
@@ -185,11 +157,13 @@ def main() -> int:
     results: Dict[str, Any] = {"started": dt.datetime.now().isoformat(timespec="seconds"),
                                "cpus": os.cpu_count(), "loadavg_start": loadavg(), "model": str(model),
                                "seconds_per_phase": a.seconds, "variants": {}}
-    names = [n for v in a.variants.split(",") for n in (ON_VALIDATOR if v == "on-validator" else [v])]
+    names = [n for n in a.variants.split(",") if n]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
     for name in names:
         log(f"variant {name} (load average {loadavg()})")
         results["variants"][name] = run_variant(name, VARIANTS[name], model, a.seconds, out)
-        results["variants"][name]["baseline_is"] = "validator" if "base" in VARIANTS[name] else "project"
         r = results["variants"][name]
         for side in ("baseline", "variant"):
             log(f"  {side:8}: Rasa CPU {r[side]['sequential']['cpu_ms_per_msg_rasa']:.1f} ms/msg, seq p50 "

@@ -1,0 +1,33 @@
+"""`make bench`'s harness, end to end on the project's model (short phases: a smoke test
+that every figure is measured and written, not a measurement)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_benchmark_measures_every_figure_and_writes_table_json_and_chart(tmp_path):
+    env = {**os.environ, "BENCH_OUT": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "project"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    project = results["models"]["project"]
+    assert project["train"]["seconds"] > 0 and project["server"]["startup_s"] > 0
+    for phase in ("sequential", "paced"):
+        load = project["load"][phase]
+        assert load["requests"] > 0 and load["failures"] == 0
+        assert 0 < load["p50_ms"] <= load["p95_ms"] <= load["p99_ms"]
+    assert project["load"]["saturation"]["msg_per_s"] > 0
+    assert project["profile"]["rasa"]["samples"] > 0
+    groups = project["accuracy"]["groups"]
+    assert groups["topic"] == 1.0 and groups["crisis"] == 1.0 and groups["probe_oos"] >= 0.95
+    assert "sequential p50 (ms)" in run.stdout and "ratio <= 0.25" in run.stdout
+    assert (tmp_path / "results.png").stat().st_size > 10_000
+    assert "| figure | project |" in (tmp_path / "results.md").read_text()
