@@ -18,7 +18,7 @@ Configured in ``endpoints.yml``::
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
@@ -40,18 +40,29 @@ class ApprovedContentNLG(TemplatedNaturalLanguageGenerator):
     """Templated responses whose text comes from ``content/approved.yml``."""
 
     def __init__(self, endpoint_config: EndpointConfig, domain: Domain) -> None:
+        # Rasa builds the generator before it loads a model (with an empty domain) and
+        # sets ``responses`` once the model is loaded; both go through the check below.
+        # `PUT /model` (make reload) builds a new one, which reads the content afresh.
+        self.content = ApprovedContent.load()
         super().__init__(domain.responses)
-        # The first project code Rasa runs with a model: also where the measured
-        # fixes for Rasa's per-message overhead go in (docs/PERFORMANCE.md).
+        # The first project code Rasa runs: also where the measured fixes for Rasa's
+        # per-message overhead go in (docs/PERFORMANCE.md).
         action_calls.install_cached_validator()
         rasa_speedups.install()
-        # Loaded with the model: `PUT /model` (make reload) reads it afresh.
-        self.content = ApprovedContent.load()
-        for name, variants in domain.responses.items():
+
+    @property
+    def responses(self) -> Dict[Text, List[Dict[Text, Any]]]:
+        return self._responses
+
+    @responses.setter
+    def responses(self, responses: Dict[Text, List[Dict[Text, Any]]]) -> None:
+        """A domain response naming an entry that does not exist stops the model from loading."""
+        for name, variants in (responses or {}).items():
             for variant in variants:
                 content_id = (variant.get("metadata") or {}).get("content_id")
                 if content_id and content_id not in self.content.entries:
                     raise ValueError(f"domain response '{name}' names unknown content id '{content_id}'")
+        self._responses = responses
 
     async def generate(
         self,

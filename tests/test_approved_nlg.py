@@ -97,10 +97,16 @@ def test_the_crisis_reply_is_filled_by_content_id(nlg):
     assert message["text"] == APPROVED.render("crisis").text and "988" in message["text"]
 
 
-def test_a_response_naming_an_unknown_entry_stops_the_server_at_start():
-    domain = Domain.from_dict({"responses": {"utter_x": [{"text": "x", "metadata": {"content_id": "nope"}}]}})
+def test_a_response_naming_an_unknown_entry_stops_the_model_from_loading():
+    bad = {"utter_x": [{"text": "x", "metadata": {"content_id": "nope"}}]}
     with pytest.raises(ValueError, match="'utter_x' names unknown content id 'nope'"):
-        ApprovedContentNLG(EndpointConfig(), domain)
+        ApprovedContentNLG(EndpointConfig(), Domain.from_dict({"responses": bad}))
+    # what the Rasa server does: the generator first, with an empty domain, then the model's responses
+    nlg = ApprovedContentNLG(EndpointConfig(), Domain.empty())
+    with pytest.raises(ValueError, match="'utter_x' names unknown content id 'nope'"):
+        nlg.responses = bad
+    nlg.responses = DOMAIN.responses
+    assert nlg.responses is DOMAIN.responses
 
 
 @pytest.mark.parametrize("intent, content_id", [
