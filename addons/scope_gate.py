@@ -8,8 +8,15 @@ topic intent only when the message
 * names the clinic's domain: a term from ``anchors`` (ketamine, infusion,
   Redding...), matched as a word prefix, forgiving one typo in long terms; or
 * uses only words the project's own topic examples use (learned at training
-  time), which lets short follow-ups such as "how long does it take?" through
-  while "how long does it take to get a passport" is not.
+  time) and ``weak_anchors``, which lets short follow-ups such as "how long
+  does it take?" through while "how long does it take to get a passport" is
+  not.
+
+Weak anchors are words the clinic's topics share with everyday life
+(session, dose, therapy...): "how many sessions will I need" is about the
+clinic, "how long does a massage session last" is not. They count as the
+clinic's words, but on their own they do not outweigh a word the topics never
+use (massage, yoga, dog).
 
 Anything else becomes ``out_of_scope``. Medical and hand-off intents are not
 gated: sending a question to staff is always safe.
@@ -100,7 +107,7 @@ class ScopeGate(GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"guarded_intents": [], "anchors": [], "out_of_scope_intent": "out_of_scope"}
+        return {"guarded_intents": [], "anchors": [], "weak_anchors": [], "out_of_scope_intent": "out_of_scope"}
 
     def __init__(
         self,
@@ -111,6 +118,7 @@ class ScopeGate(GraphComponent):
     ) -> None:
         self.guarded = frozenset(config["guarded_intents"])
         self.index = AnchorIndex(config["anchors"])
+        self.weak = AnchorIndex(config["weak_anchors"])
         self.out_of_scope = config["out_of_scope_intent"]
         self.vocabulary = vocabulary
         self._model_storage = model_storage
@@ -154,11 +162,11 @@ class ScopeGate(GraphComponent):
         return cls(config, model_storage, resource, vocabulary)
 
     def in_scope(self, text: str) -> bool:
-        """True when ``text`` names the domain or uses only the topics' own words."""
+        """True when ``text`` names the domain or uses only the topics' own words and weak anchors."""
         content = [w for w in words(text) if w not in STOPWORDS]
         if any(self.index.match(w) for w in content):
             return True
-        return all(w in self.vocabulary for w in content)
+        return all(w in self.vocabulary or self.weak.match(w) for w in content)
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

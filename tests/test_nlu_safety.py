@@ -45,7 +45,7 @@ def gate(tmp_path) -> ScopeGate:
     from rasa.engine.storage.local_model_storage import LocalModelStorage
     from rasa.engine.storage.resource import Resource
     config = {**ScopeGate.get_default_config(), "guarded_intents": TOPICS,
-              "anchors": ["ketamine", "infusion", "session", "clinic", "redding"]}
+              "anchors": ["ketamine", "infusion", "clinic", "redding"], "weak_anchors": ["session", "therapy"]}
     g = ScopeGate(config, LocalModelStorage(tmp_path), Resource("gate"))
     examples = [Message(data={"text": t, "intent": i}) for t, i in [
         ("how long does it take", "session_length"), ("how many of those would I need", "multiple_sessions"),
@@ -62,6 +62,11 @@ def gate(tmp_path) -> ScopeGate:
     ("how long does it take to boil an egg", False),  # other words, no domain
     ("how many players are on a team", False),
     ("where is the post office", False),
+    ("how many sessions would I need", True),         # a weak anchor with the topics' words
+    ("how long does a session take", True),
+    ("how long does a massage session take", False),  # ...but not with a word they never use
+    ("how many therapy sessions does a dog need", False),
+    ("how many ketamine sessions does a person need", True),  # a strong anchor outweighs it
 ])
 def test_scope_gate_keeps_a_topic_only_in_the_domain(gate, text, kept):
     m = gate.process([message(text, "session_length")])[0]
