@@ -31,3 +31,12 @@ def test_the_benchmark_measures_every_figure_and_writes_table_json_and_chart(tmp
     assert "sequential p50 (ms)" in run.stdout and "ratio <= 0.25" in run.stdout
     assert (tmp_path / "results.png").stat().st_size > 10_000
     assert "| figure | project |" in (tmp_path / "results.md").read_text()
+
+
+def test_the_side_by_side_table_gives_each_figure_and_its_ratio():
+    from bench.paired import render
+
+    side = {"p50_ms": 10.0, "p95_ms": 20.0, "p99_ms": 30.0, "msg_per_s": 50.0, "cpu_ms_per_msg_rasa": 8.0}
+    table = render({"phases": {"sequential": {"project": side, "default": {**side, "p50_ms": 40.0}}}})
+    assert "| sequential | p50 (ms) | 10.0 | 40.0 | 0.25 |" in table
+    assert "| sequential | msg/s | 50.0 | 50.0 | 1.00 |" in table
