@@ -12,7 +12,7 @@ start the callback form (a "yes" to a callback offer).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction
@@ -46,25 +46,32 @@ OFFERS_CALLBACK = frozenset({"staff_handoff", "medical_handoff", "contact", "con
 NOT_A_TURN = frozenset({"action_unavailable"})
 
 
-def last_bot_content_id(tracker: Tracker) -> Optional[str]:
-    """The content id of the assistant's previous message, if any."""
-    for event in reversed(tracker.events):
-        if event.get("event") == "bot":
-            content_id = (event.get("metadata") or {}).get("content_id")
-            if content_id not in NOT_A_TURN:
-                return content_id
+def previous_content_id(bot_metadata_newest_first: Iterable[Optional[Mapping[str, Any]]]) -> Optional[str]:
+    """The content id of the assistant's previous message, from its messages' metadata.
+
+    Shared by the action server (events as dicts) and the Rasa server (event objects).
+    """
+    for metadata in bot_metadata_newest_first:
+        content_id = (metadata or {}).get("content_id")
+        if content_id not in NOT_A_TURN:
+            return content_id
     return None
 
 
-def choose_content_id(intent: Optional[str], previous_content_id: Optional[str]) -> str:
+def last_bot_content_id(tracker: Tracker) -> Optional[str]:
+    """The content id of the assistant's previous message, if any."""
+    return previous_content_id(e.get("metadata") for e in reversed(tracker.events) if e.get("event") == "bot")
+
+
+def choose_content_id(intent: Optional[str], previous_id: Optional[str]) -> str:
     """Which approved entry answers a message with ``intent``.
 
-    ``previous_content_id`` is the entry of the assistant's previous message: a
+    ``previous_id`` is the entry of the assistant's previous message: a
     second message in a row that is not understood gets the offer of a person.
     Shared by the Rasa server (``utter_answer``) and the action server.
     """
     content_id = INTENT_CONTENT.get(intent or "", "fallback")
-    if content_id in NOT_UNDERSTOOD and previous_content_id in NOT_UNDERSTOOD:
+    if content_id in NOT_UNDERSTOOD and previous_id in NOT_UNDERSTOOD:
         return "fallback_repeat"
     return content_id
 

@@ -26,7 +26,7 @@ from rasa.shared.core.events import BotUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from actions.answers import NOT_A_TURN, choose_content_id
+from actions.answers import choose_content_id, previous_content_id
 from actions.content import ApprovedContent
 from addons import action_calls, rasa_speedups
 
@@ -77,19 +77,10 @@ class ApprovedContentNLG(TemplatedNaturalLanguageGenerator):
         metadata = response.pop("metadata", None) or {}
         content_id = metadata.get("content_id")
         if metadata.get(BY_INTENT):
+            bot_metadata = (e.metadata for e in reversed(tracker.events) if isinstance(e, BotUttered))
             content_id = choose_content_id(tracker.latest_message.intent.get("name"),
-                                           previous_content_id(tracker))
+                                           previous_content_id(bot_metadata))
         if not content_id:
             return response
         message = self.content.render(content_id)
         return {**response, **message.as_kwargs()}
-
-
-def previous_content_id(tracker: DialogueStateTracker) -> Optional[str]:
-    """The content id of the assistant's previous message in this conversation, if any."""
-    for event in reversed(tracker.events):
-        if isinstance(event, BotUttered):
-            content_id = (event.metadata or {}).get("content_id")
-            if content_id not in NOT_A_TURN:
-                return content_id
-    return None

@@ -43,6 +43,7 @@ import sqlalchemy.exc
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
+from rasa.core.utils import number_of_sanic_workers
 from sqlalchemy.engine import make_url
 
 from addons import outage
@@ -124,27 +125,27 @@ class EnvSQLTrackerStore(SQLTrackerStore):
             # Rasa's engine does not test pooled connections: after a PostgreSQL
             # restart the first use of each would fail. A bounded connect timeout
             # keeps an unreachable host from blocking the server for long.
-            engine_url = self.engine.url
-            engine_kwargs = create_engine_kwargs(engine_url)
+            engine_kwargs = create_engine_kwargs(self.engine.url)
             connect_args = dict(engine_kwargs.pop("connect_args", {}))
             connect_args.setdefault("connect_timeout", int(os.environ.get("TRACKER_DB_CONNECT_TIMEOUT", 3)))
-            self.engine.dispose()
-            self.engine = sa.create_engine(engine_url, pool_pre_ping=True, connect_args=connect_args,
-                                           **engine_kwargs)
-            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+            self._replace_engine(pool_pre_ping=True, connect_args=connect_args, **engine_kwargs)
         elif self.engine.dialect.name == "sqlite":
             # SQLAlchemy 1.4 gives file SQLite a NullPool (a new connection for every
             # read and write) and the rollback journal fsyncs several times per commit,
             # inside the event loop: 22 ms per message. One kept-open connection in WAL
             # mode with synchronous=NORMAL: 3 ms (docs/PERFORMANCE.md). Only the event
             # loop's thread uses the store, so check_same_thread=False is safe.
-            engine_url = self.engine.url
-            self.engine.dispose()
-            self.engine = sa.create_engine(engine_url, poolclass=sa.pool.QueuePool, pool_size=1,
-                                           max_overflow=4, connect_args={"check_same_thread": False})
+            self._replace_engine(poolclass=sa.pool.QueuePool, pool_size=1, max_overflow=4,
+                                 connect_args={"check_same_thread": False})
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         self._fail_fast_until = 0.0
+
+    def _replace_engine(self, **engine_kwargs: Any) -> None:
+        """Rasa's engine for the same URL, built again with ``engine_kwargs``."""
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(url, **engine_kwargs)
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def _retrying(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
         """Run ``attempt`` until it succeeds or the retry budget is spent."""
@@ -275,7 +276,7 @@ class EnvLockStore:
     def __new__(cls, endpoint_config: Any = None) -> LockStore:  # type: ignore[misc]
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
-            if int(os.environ.get("SANIC_WORKERS", "1") or 1) > 1:
+            if number_of_sanic_workers(endpoint_config) > 1:
                 # Rasa accepts several workers with any custom lock store; in-memory locks
                 # would let two workers answer the same conversation at once.
                 raise ValueError("SANIC_WORKERS > 1 needs REDIS_URL: conversation locks must be "

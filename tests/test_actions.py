@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -16,6 +14,7 @@ from actions import content
 from actions.answers import INTENT_CONTENT, ActionAnswer
 from actions.callback_form import ActionSubmitCallback, ValidateCallbackForm, mask_contact, parse_contact
 from actions.callback_store import CallbackRequest, session_factory
+from tests.conftest import run_coroutine
 
 APPROVED = content.ApprovedContent.load()
 
@@ -27,11 +26,9 @@ def tracker(intent: str, text: str = "a visitor message", events: Optional[List[
 
 
 def run(action, t: Tracker, domain: Optional[dict] = None):
-    """Run an action as the action server does; in a thread of its own, since a
-    browser test in the same session may hold this thread's event loop."""
+    """Run an action as the action server does."""
     dispatcher = CollectingDispatcher()
-    with ThreadPoolExecutor(1) as pool:
-        events = pool.submit(asyncio.run, action.run(dispatcher, t, domain or {})).result()
+    events = run_coroutine(action.run(dispatcher, t, domain or {}))
     return dispatcher.messages, events
 
 

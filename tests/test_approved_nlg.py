@@ -4,11 +4,9 @@ for the callback request."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -21,6 +19,7 @@ from rasa.utils.endpoints import EndpointConfig
 from actions import content
 from actions.answers import INTENT_CONTENT
 from addons.approved_nlg import ApprovedContentNLG
+from tests.conftest import run_coroutine
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
@@ -39,10 +38,19 @@ def tracker(intent: str, text: str = "a visitor message",
 
 
 def generate(nlg: ApprovedContentNLG, response: str, t: DialogueStateTracker) -> Dict[str, Any]:
-    """Run the generator as the Rasa server does (in a thread: a browser test in the same
-    session may hold this thread's event loop)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, nlg.generate(response, t, "rest")).result()
+    """Run the generator as the Rasa server does."""
+    return run_coroutine(nlg.generate(response, t, "rest"))
+
+
+def extracted_slots(t: DialogueStateTracker) -> Dict[str, Any]:
+    """The slots the domain's mappings set after the latest message (Rasa's action_extract_slots)."""
+    from rasa.core.actions.action import ActionExtractSlots
+    from rasa.core.channels import CollectingOutputChannel
+    from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+
+    events = run_coroutine(ActionExtractSlots(None).run(
+        CollectingOutputChannel(), TemplatedNaturalLanguageGenerator(DOMAIN.responses), t, DOMAIN))
+    return {e.key: e.value for e in events if hasattr(e, "key")}
 
 
 @pytest.fixture(scope="module")
@@ -114,28 +122,11 @@ def test_a_response_naming_an_unknown_entry_stops_the_model_from_loading():
 ])
 def test_a_handoff_remembers_the_question_for_the_callback(intent, content_id):
     """The domain's slot mappings keep why the visitor was handed over (stored with the callback)."""
-    from rasa.core.actions.action import ActionExtractSlots
-    from rasa.core.channels import CollectingOutputChannel
-    from rasa.core.nlg import TemplatedNaturalLanguageGenerator
-
-    t = tracker(intent, text="is it safe with lithium")
-    action = ActionExtractSlots(None)
-    with ThreadPoolExecutor(1) as pool:
-        events = pool.submit(asyncio.run, action.run(
-            CollectingOutputChannel(), TemplatedNaturalLanguageGenerator(DOMAIN.responses), t, DOMAIN)).result()
-    slots = {e.key: e.value for e in events if hasattr(e, "key")}
+    slots = extracted_slots(tracker(intent, text="is it safe with lithium"))
     assert slots["handoff_reason"] == "is it safe with lithium"
     assert slots["handoff_content_id"] == content_id
 
 
 def test_other_messages_leave_the_handoff_slots_alone():
-    from rasa.core.actions.action import ActionExtractSlots
-    from rasa.core.channels import CollectingOutputChannel
-    from rasa.core.nlg import TemplatedNaturalLanguageGenerator
-
-    action = ActionExtractSlots(None)
-    with ThreadPoolExecutor(1) as pool:
-        events = pool.submit(asyncio.run, action.run(
-            CollectingOutputChannel(), TemplatedNaturalLanguageGenerator(DOMAIN.responses),
-            tracker("dose", text="how much ketamine"), DOMAIN)).result()
-    assert not {e.key for e in events if hasattr(e, "key")} & {"handoff_reason", "handoff_content_id"}
+    slots = extracted_slots(tracker("dose", text="how much ketamine"))
+    assert not set(slots) & {"handoff_reason", "handoff_content_id"}

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -13,14 +11,9 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from addons.stores import EnvSQLTrackerStore
+from tests.conftest import run_coroutine
 
 DOMAIN = Domain.load(str(Path(__file__).resolve().parent.parent / "domain.yml"))
-
-
-def run(coro):
-    """In a thread of its own: a browser test in the same session may hold this thread's loop."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 @pytest.fixture
@@ -41,7 +34,7 @@ def conversation(sender: str, turns: int) -> DialogueStateTracker:
 
 def test_sqlite_runs_in_wal_mode_with_one_kept_open_connection(db):
     store = EnvSQLTrackerStore(domain=DOMAIN)
-    run(store.save(conversation("a", 1)))
+    run_coroutine(store.save(conversation("a", 1)))
     assert db.exists()
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -52,10 +45,10 @@ def test_sqlite_runs_in_wal_mode_with_one_kept_open_connection(db):
 def test_every_turn_is_kept_and_read_back_by_a_new_server(db):
     store = EnvSQLTrackerStore(domain=DOMAIN)
     for turns in range(1, 6):  # saved after every turn, as the Rasa server does
-        run(store.save(conversation("visitor", turns)))
+        run_coroutine(store.save(conversation("visitor", turns)))
     store.engine.dispose()
     again = EnvSQLTrackerStore(domain=DOMAIN)
-    tracker = run(again.retrieve("visitor"))
+    tracker = run_coroutine(again.retrieve("visitor"))
     assert [e.text for e in tracker.events if isinstance(e, UserUttered)] == [f"question {i}" for i in range(5)]
     # another reader (the staff console) sees the committed turns while the server runs
     with sqlite3.connect(db) as reader:
@@ -76,7 +69,7 @@ def test_saved_rows_are_the_ones_rasas_own_store_writes(tmp_path, monkeypatch):
             monkeypatch.setenv("TRACKER_DB_URL", f"sqlite:///{path}")
             store = EnvSQLTrackerStore(domain=DOMAIN)
         for tracker in saves:
-            run(store.save(tracker))
+            run_coroutine(store.save(tracker))
         store.engine.dispose()
         with sqlite3.connect(path) as db:
             rows[name] = db.execute("SELECT sender_id, type_name, timestamp, intent_name, action_name, data "
@@ -86,11 +79,15 @@ def test_saved_rows_are_the_ones_rasas_own_store_writes(tmp_path, monkeypatch):
 
 
 def test_several_workers_without_shared_locks_are_refused(monkeypatch):
+    from rasa.utils.endpoints import EndpointConfig
+
     from addons.stores import EnvLockStore
 
+    endpoint = EndpointConfig(type="addons.stores.EnvLockStore")  # as endpoints.yml makes Rasa pass it
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.setenv("SANIC_WORKERS", "2")
     with pytest.raises(ValueError, match="SANIC_WORKERS > 1 needs REDIS_URL"):
-        EnvLockStore()
-    monkeypatch.setenv("SANIC_WORKERS", "1")
-    assert type(EnvLockStore()).__name__ == "InMemoryLockStore"
+        EnvLockStore(endpoint_config=endpoint)
+    for workers in ("1", "two"):  # Rasa itself runs one worker for a value it cannot read
+        monkeypatch.setenv("SANIC_WORKERS", workers)
+        assert type(EnvLockStore(endpoint_config=endpoint)).__name__ == "InMemoryLockStore"
