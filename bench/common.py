@@ -1,14 +1,18 @@
-"""Helpers shared by ``python -m bench`` and ``python -m bench.fixes``."""
+"""Helpers shared by ``python -m bench``, ``python -m bench.fixes`` and ``python -m bench.paired``."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import yaml
 
@@ -45,12 +49,14 @@ def cpu_probe_ms() -> float:
 
 
 def fingerprint(config: Path) -> str:
-    """What a trained model depends on: the config, domain, data, addons and the Rasa version."""
+    """What a trained model depends on: the config, domain, data, the Rasa version, and the
+    project's addons when the config uses any (Rasa's default configuration does not)."""
     import rasa
 
     h = hashlib.sha256(rasa.__version__.encode())
-    files = [config, ROOT / "domain.yml", *sorted((ROOT / "data").rglob("*.yml")),
-             *sorted((ROOT / "addons").glob("*.py"))]
+    files = [config, ROOT / "domain.yml", *sorted((ROOT / "data").rglob("*.yml"))]
+    if "addons." in config.read_text():
+        files += sorted((ROOT / "addons").glob("*.py"))
     for f in files:
         h.update(str(f.relative_to(ROOT)).encode())
         h.update(f.read_bytes())
@@ -99,6 +105,29 @@ def make_stack(spec: Dict[str, Any], model: Path, tmp: Path) -> Stack:
         kwargs["endpoints"] = endpoints_copy(tmp, spec["store"])
     return Stack(model=model, tmp=tmp, action_host=spec.get("action_host", "127.0.0.1"),
                  patches=list(spec.get("patches", [])), rasa_env_extra=dict(spec.get("rasa_env", {})), **kwargs)
+
+
+@contextlib.contextmanager
+def side_by_side(servers: Dict[str, Tuple[Dict[str, Any], Path]],
+                 keep_logs_in: Optional[Path] = None) -> Iterator[Tuple[List[Stack], List[float]]]:
+    """Several stacks at once (``label: (variant spec, model)``), each with its own action
+    server and SQLite files; their Rasa servers start together. Yields the stacks and their
+    start-up times; stops them afterwards, keeping their logs as ``<label>-rasa.log`` etc."""
+    tmps = [Path(tempfile.mkdtemp(prefix=f"bench-{label}-")) for label in servers]
+    stacks = [make_stack(spec, model, tmp) for (spec, model), tmp in zip(servers.values(), tmps)]
+    try:
+        for stack in stacks:
+            stack.start_actions()
+        with ThreadPoolExecutor(len(stacks)) as pool:
+            startups = list(pool.map(lambda stack: stack.start_rasa(), stacks))
+        yield stacks, startups
+    finally:
+        for label, stack, tmp in zip(servers, stacks, tmps):
+            stack.stop_all()
+            for name in ("rasa.log", "actions.log"):
+                if keep_logs_in and (tmp / name).exists():
+                    shutil.copy(tmp / name, keep_logs_in / f"{label}-{name}")
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 # The fix docs/PERFORMANCE.md measured but did not wire in, as a variant spec (``--with-fixes``):

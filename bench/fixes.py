@@ -36,15 +36,13 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict
 
-from bench.common import OUT, loadavg, log, make_stack, train_model
+from bench.common import OUT, loadavg, log, side_by_side, train_model
 from bench.load import run_paired
 from bench.stack import ROOT, Stack, tree_rss
 
@@ -79,23 +77,13 @@ def payload_sizes(stack: Stack) -> Dict[str, int]:
 
 
 def run_variant(name: str, spec: Dict[str, Any], model: Path, seconds: int, out: Path) -> Dict[str, Any]:
-    """The variant and a fresh baseline side by side, served in alternating turns by the same Locust run.
-
-    The baseline is the project as configured, or ``spec["base"]`` when given.
-    """
-    base = spec.get("base", {})
+    """The variant and a fresh baseline (the project as configured) side by side, served in
+    alternating turns by the same Locust run."""
     vout = out / name
     shutil.rmtree(vout, ignore_errors=True)
     vout.mkdir(parents=True)
-    tmps = [Path(tempfile.mkdtemp(prefix=f"bench-fix-{name}-{side}-")) for side in ("base", "var")]
-    spec = {k: v for k, v in spec.items() if k != "base"}
-    stacks = [make_stack(base, model, tmps[0]), make_stack(spec, model, tmps[1])]
     result: Dict[str, Any] = {"loadavg_before": loadavg()}
-    try:
-        for st in stacks:
-            st.start_actions()
-        with ThreadPoolExecutor(2) as pool:  # start both Rasa servers at once
-            startups = list(pool.map(lambda st: st.start_rasa(), stacks))
+    with side_by_side({"base": ({}, model), "var": (spec, model)}, keep_logs_in=vout) as (stacks, startups):
         urls = [st.url for st in stacks]
         pids = [{"rasa": st.pid("rasa"), "actions": st.pid("actions")} for st in stacks]
         run_paired(urls, vout / "warmup", users=1, seconds=4, slice_s=1.0, seed=1)
@@ -106,13 +94,6 @@ def run_variant(name: str, spec: Dict[str, Any], model: Path, seconds: int, out:
                             "rss_mb": tree_rss(stacks[i].pid("rasa")) / 2**20}
         if name == "baseline":
             result["payload"] = payload_sizes(stacks[0])
-    finally:
-        for st, tmp, side in zip(stacks, tmps, ("base", "var")):
-            st.stop_all()
-            for f in ("rasa.log", "actions.log"):
-                if (tmp / f).exists():
-                    shutil.copy(tmp / f, vout / f"{side}-{f}")
-            shutil.rmtree(tmp, ignore_errors=True)
     return result
 
 

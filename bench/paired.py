@@ -8,7 +8,7 @@ once and one Locust run serves them in alternating turns of a few seconds, with
 the same messages on both: the ratio project/default is then measured under
 the same machine state. Uses the models ``make bench`` trained
 (bench-output/models/, trained here if missing or out of date).
-Writes bench-output/paired.{json,md}.
+Writes bench-output/paired.{json,md} (server logs in bench-output/paired/).
 """
 
 from __future__ import annotations
@@ -17,12 +17,10 @@ import datetime as dt
 import json
 import os
 import shutil
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, List
 
-from bench.common import OUT, cpu_probe_ms, loadavg, log, make_stack, train_model
+from bench.common import OUT, cpu_probe_ms, loadavg, log, side_by_side, train_model
 from bench.load import run_paired
 from bench.stack import ROOT
 
@@ -48,15 +46,9 @@ def main() -> int:
     out = OUT / "paired"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    tmps = {name: Path(tempfile.mkdtemp(prefix=f"bench-paired-{name}-")) for name in models}
-    stacks = [make_stack({}, models[name], tmps[name]) for name in models]
     results: Dict[str, Any] = {"started": dt.datetime.now().isoformat(timespec="seconds"),
                                "loadavg_start": loadavg(), "cpu_probe_ms_start": cpu_probe_ms(), "phases": {}}
-    try:
-        for st in stacks:
-            st.start_actions()
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(lambda st: st.start_rasa(), stacks))
+    with side_by_side({name: ({}, model) for name, model in models.items()}, keep_logs_in=out) as (stacks, _):
         urls = [st.url for st in stacks]
         pids = [{"rasa": st.pid("rasa"), "actions": st.pid("actions")} for st in stacks]
         run_paired(urls, out / "warmup", users=1, seconds=6, slice_s=1.0, seed=1)
@@ -65,10 +57,6 @@ def main() -> int:
             pair: List[dict] = run_paired(urls, out / f"phase{i}", users=users, seconds=seconds,
                                           slice_s=slice_s, seed=2 + i, pids=pids)
             results["phases"][phase] = dict(zip(models, pair))
-    finally:
-        for st, tmp in zip(stacks, tmps.values()):
-            st.stop_all()
-            shutil.rmtree(tmp, ignore_errors=True)
     results["cpu_probe_ms_end"] = cpu_probe_ms()
     results["loadavg_end"] = loadavg()
     table = render(results)
