@@ -1,50 +1,48 @@
-"""Words that make a question medical or personal to the visitor's care.
+"""Medical cues (safety rule 2): words that make a question medical or personal.
 
-Safety rule 2: a medical or personal clinical question never gets a topic
-answer. The classifier learns this from examples; this lexicon is the rule
-that backs it up, so "is ketamine dangerous with a heart murmur" is handed to
-a clinician even when the classifier leans towards "what is ketamine".
-Only medical vocabulary is listed: words the article's topics also use
-(pain, antidepressants, dose in general) are deliberately absent, and so are
-drug classes ("SSRIs"), which visitors name when comparing treatments; named
-medicines are personal.
+The cues are data, content/lexicons/medical.yml, so a clinician can review them
+beside their examples; this module only compiles them. :func:`find_medical`
+returns the name of the first cue found (for the logs), or None.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Optional
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Pattern, Tuple
 
-_TERMS = {
-    "risk": r"safe(ty|ly)?|unsafe|dangerous|danger|risky|risks?|harmful|side[- ]?effects?|adverse|"
-            r"interact\w*|contraindicat\w*|allerg\w*|reaction",
-    "symptom": r"nause\w*|vomit\w*|throw(ing)? up|dizz\w*|hallucinat\w*|dissociat\w*|"
-               r"headaches?|blackouts?|bad trip|trip(ping)? balls|numb(ness)?",
-    "condition": r"pregnan\w*|breast ?feed\w*|nursing mother|heart|cardiac|arrhythmia|murmur|"
-                 r"blood pressure|hypertension|seizures?|epilep\w*|glaucoma|bipolar|mania|manic|"
-                 r"schizo\w*|psychos[ie]s|psychotic|asthma|copd|liver|kidney|bladder|cystitis|"
-                 r"diabet\w*|thyroid|stroke|aneurysm|sleep apnea|eating disorder|anorexi\w*",
-    "dependence": r"addict\w*|habit[- ]forming|dependen(ce|cy|t)|withdraw\w*|relapse|in recovery|sober|sobriety",
-    "medication": r"taper\w*|wean\w*|(stop|quit|come off|go off|get off)( taking)? (my|the) (meds|medication|pills)|"
-                  r"my (meds|medications?|prescriptions?|pills)|"
-                  r"benzo\w*|lithium|lamictal|lamotrigine|wellbutrin|bupropion|"
-                  r"zoloft|sertraline|prozac|fluoxetine|lexapro|escitalopram|celexa|paxil|effexor|"
-                  r"cymbalta|trintellix|abilify|seroquel|quetiapine|xanax|alprazolam|klonopin|"
-                  r"clonazepam|ativan|valium|adderall|ritalin|vyvanse|suboxone|methadone|naltrexone|"
-                  r"opioids?|oxycodone|gabapentin|blood thinners?|warfarin|eliquis|insulin|"
-                  r"birth control|marijuana|cannabis|weed",
-    "around_infusion": r"alcohol|drink(ing)?|beer|wine|drive|driving|eat(ing)? before|fast(ing)? before|"
-                       r"empty stomach|drug tests?|urine tests?|piss tests?|drug screen\w*",
-    "person": r"\d+ ?(years?|yrs?) old|teen(ager)?s?|minors?|under ?18|elderly|age limit|too old|too young|"
-              r"\d+ ?(lbs?|pounds|kg|kilos)|weigh(t|s)?\b|milligrams?|\d+ ?mg|mg/kg",
-}
+import yaml
 
-_PATTERNS = [(name, re.compile(rf"\b({rx})\b", re.IGNORECASE)) for name, rx in _TERMS.items()]
+LEXICON_PATH = Path(__file__).resolve().parent.parent / "content" / "lexicons" / "medical.yml"
+
+
+@dataclass(frozen=True)
+class MedicalCue:
+    """One named cue, matched as whole words with case ignored."""
+
+    name: str
+    pattern: Pattern[str]
+    must_match: Tuple[str, ...] = ()
+    must_not_match: Tuple[str, ...] = ()
+
+
+def load_cues(path: Path = LEXICON_PATH) -> List[MedicalCue]:
+    """Read and compile the cue file."""
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return [
+        MedicalCue(c["name"], re.compile(rf"\b({c['pattern']})\b", re.IGNORECASE),
+                   tuple(c.get("must_match") or ()), tuple(c.get("must_not_match") or ()))
+        for c in doc.get("cues") or []
+    ]
+
+
+CUES: List[MedicalCue] = load_cues()
 
 
 def find_medical(text: str) -> Optional[str]:
     """The kind of medical cue in ``text`` (for the logs), or None."""
-    for name, pattern in _PATTERNS:
-        if pattern.search(text):
-            return name
+    for cue in CUES:
+        if cue.pattern.search(text):
+            return cue.name
     return None

