@@ -18,8 +18,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import content
-from actions.callback_store import CallbackRequest, save_request
+from actions.callback_store import save_request
+from clinic import content, routing
+from clinic.models import CallbackRequest
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class ValidateCallbackForm(FormValidationAction):
     ) -> Dict[Text, Any]:
         parsed = parse_contact(str(value or ""))
         if parsed is None:
-            dispatcher.utter_message(**content.current().render("callback_contact_invalid").as_kwargs())
+            dispatcher.utter_message(**content.current().render(routing.current().role("callback_contact_invalid")).as_kwargs())
             return {"callback_contact": None}
         return {"callback_contact": parsed[1]}
 
@@ -118,7 +119,7 @@ class ActionSubmitCallback(Action):
         )
         if stored:
             message = content.current().render(
-                "callback_confirmed",
+                routing.current().role("callback_confirmed"),
                 {
                     "callback_name": request.name,
                     "contact_masked": mask_contact(kind, contact),
@@ -126,7 +127,7 @@ class ActionSubmitCallback(Action):
                 },
             )
         else:
-            message = content.current().render("callback_already_requested")
+            message = content.current().render(routing.current().role("callback_already_requested"))
         dispatcher.utter_message(**message.as_kwargs())
         # The details are in the queue now; the conversation need not carry them.
         return [SlotSet("callback_requested", True)] + [SlotSet(s, None) for s in FORM_SLOTS]

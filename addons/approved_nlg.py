@@ -5,7 +5,7 @@ no round trip to the action server (the largest cost per message,
 docs/PERFORMANCE.md), and the crisis reply never depends on it. In
 ``domain.yml`` a response carries only a content id, or, for ``utter_answer``,
 ``answer_by_intent: true``: the entry is then chosen from the latest intent by
-``actions.answers.choose_content_id``. This generator, running inside the Rasa
+the routing table (``content/routing.yml``, :mod:`clinic.routing`). This generator, running inside the Rasa
 server, puts in the approved wording and version, so the words still live in
 exactly one file.
 
@@ -26,9 +26,9 @@ from rasa.shared.core.events import BotUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from actions.answers import choose_content_id, previous_content_id
-from actions.content import ApprovedContent
 from addons import action_calls, rasa_speedups
+from clinic.content import ApprovedContent
+from clinic.routing import RoutingTable
 
 # Metadata of a domain response whose entry depends on the latest intent.
 BY_INTENT = "answer_by_intent"
@@ -44,6 +44,7 @@ class ApprovedContentNLG(TemplatedNaturalLanguageGenerator):
         # sets ``responses`` once the model is loaded; both go through the check below.
         # `PUT /model` (make reload) builds a new one, which reads the content afresh.
         self.content = ApprovedContent.load()
+        self.routing = RoutingTable.load()
         super().__init__(domain.responses)
         # The first project code Rasa runs: also where the measured fixes for Rasa's
         # per-message overhead go in (docs/PERFORMANCE.md).
@@ -78,8 +79,8 @@ class ApprovedContentNLG(TemplatedNaturalLanguageGenerator):
         content_id = metadata.get("content_id")
         if metadata.get(BY_INTENT):
             bot_metadata = (e.metadata for e in reversed(tracker.events) if isinstance(e, BotUttered))
-            content_id = choose_content_id(tracker.latest_message.intent.get("name"),
-                                           previous_content_id(bot_metadata))
+            content_id = self.routing.choose_content_id(tracker.latest_message.intent.get("name"),
+                                                        self.routing.previous_content_id(bot_metadata))
         if not content_id:
             return response
         message = self.content.render(content_id)

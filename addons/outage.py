@@ -36,7 +36,6 @@ from rasa.core.channels.channel import UserMessage
 
 logger = logging.getLogger(__name__)
 
-POLITE_CONTENT_ID = "action_unavailable"
 
 
 class StoreUnavailable(Exception):
@@ -78,14 +77,14 @@ def unavailable(cause: BaseException) -> BaseException:
 def polite_text() -> str:
     """The approved ``action_unavailable`` text, from the content this process loaded at start.
 
-    ``actions.content.current()`` reads the file once (on the first call, which
+    ``clinic.content.current()`` reads the file once (on the first call, which
     :func:`guarded` makes when a channel starts) and never again by itself: like
     every approved text, a changed wording is served only after it was validated,
     here from the next start of the Rasa server.
     """
-    from actions import content
+    from clinic import content, routing
 
-    return content.current().render(POLITE_CONTENT_ID).text
+    return content.current().render(routing.current().role("unavailable")).text
 
 
 def _is_lock_failure(error: BaseException) -> bool:

@@ -13,7 +13,8 @@ what the assistant says, for clinical sign-off:
   running servers (``make reload`` validates and retrains first).
 
 Every check takes a project root, so tests run them on a copy of the project.
-The approved-content schema lives in :mod:`actions.content` and is reused here.
+The approved-content schema lives in :mod:`clinic.content` and the routing table in
+:mod:`clinic.routing`; both are reused here.
 """
 
 from editorial.checks import Finding, Result, run_checks

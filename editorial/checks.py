@@ -16,7 +16,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from rasa.shared.core.constants import DEFAULT_ACTION_NAMES, DEFAULT_INTENTS
 
-from actions import content as content_module
+from clinic import content as content_module
 from editorial import yamlio
 from editorial.project import Example, Project, normalized
 
@@ -24,7 +24,7 @@ ERROR = "error"
 WARNING = "warning"
 REVIEW_WARNING_DAYS = 30
 REQUESTED_SLOT = "requested_slot"
-# Actions that show the entry INTENT_CONTENT (actions/answers.py) maps the intent to.
+# Actions that show the entry the routing table (content/routing.yml) maps the intent to.
 ANSWER_ACTIONS = frozenset({"utter_answer", "action_answer"})
 
 
@@ -160,12 +160,15 @@ class _Checker:
                 continue
             self.check_dates(cid, entry, rel)
         self.warn_due_soon()
+        table_ids = set(self.p.routing.content_ids()) if self.p.routing else set()
+        ids = set(self.p.parsed_entries)
         for cid in self.p.required_ids:
-            if cid not in self.p.parsed_entries:
-                self.error("content.missing_required", rel, None, f"entry '{cid}'",
-                           "required content id has no entry (actions/content.py REQUIRED_IDS); "
-                           "visitors would be handed to staff instead",
-                           f"Add an entry `{cid}:` with its approved text and approval record.")
+            if cid in ids or cid in table_ids:
+                continue  # a routing table id with no entry is reported by check_usage, at its line
+            self.error("content.missing_required", rel, None, f"entry '{cid}'",
+                       "required content id has no entry (clinic/content.py REQUIRED_IDS); "
+                       "the servers refuse to start without it",
+                       f"Add an entry `{cid}:` with its approved text and approval record.")
         pending = sorted(cid for cid, e in self.p.entries.items() if "pending" in e.approved_by.lower())
         if pending:
             self.warn("content.signoff_pending", rel, None, f"{len(pending)} entries",
@@ -306,57 +309,96 @@ class _Checker:
 
     # --- where content ids are used --------------------------------------------
     def check_usage(self) -> None:
-        code = self.p.code
-        ids = set(self.p.parsed_entries)
-        for rel, line, message in code.problems:
-            self.error("code.unreadable", rel, line, rel, message,
-                       "Ask a developer: the checks read this file to find the content ids it uses.")
-        if code.mapping_file is None:
-            self.error("code.no_mapping", "actions/answers.py", None, "INTENT_CONTENT",
-                       "the table of which intent shows which entry was not found in actions/*.py",
-                       "Ask a developer: utter_answer needs INTENT_CONTENT (intent -> content id).")
+        """Every id the routing table and the domain name has an entry; every entry is shown somewhere.
+
+        A misspelt id is reported once, where it is written, with the entry it
+        probably means; that entry is then not also reported as unused.
+        """
+        routing_rel = self.p.rel(self.p.routing_path)
+        table, problem = self.p.routing_loaded
+        if table is None:
+            file = self.p.routing_file
+            if self.readable(file, "the routing table (which intent shows which entry)"):
+                line_match = re.search(r":(\d+): ", problem or "")
+                self.error("routing.invalid", routing_rel, int(line_match.group(1)) if line_match else None,
+                           routing_rel, (problem or "").split(": ", 2)[-1] if line_match else (problem or ""),
+                           "Correct the line (compare it with the lines around it; the comments at the top "
+                           "of the file list every field and value).")
+            return
         if not self.p.approved_file.data or not isinstance(self.p.approved_file.data, dict):
             return  # already reported; every id would look unknown
-        for ref in code.strict_refs():
-            if ref.content_id not in ids:
-                self.error("content.unknown_in_code", ref.file, ref.line, f"content id '{ref.content_id}'",
-                           f"{ref.how} but {self.approved_rel} has no such entry"
-                           + self.did_you_mean(ref.content_id, ids),
-                           f"Add an entry `{ref.content_id}:` to {self.approved_rel}, or correct the id in {ref.file}.")
-        known_intents = self.known_intents()
-        for intent, ref in code.intent_content.items():
-            if intent not in known_intents:
-                self.warn("code.unknown_intent", ref.file, ref.line, f"INTENT_CONTENT['{intent}']",
-                          f"maps an intent that is not in {self.p.domain_file_rel()}",
-                          "Remove the line, or add the intent to the domain.")
+        ids = set(self.p.parsed_entries)
         domain_rel = self.p.domain_file_rel()
+        # (code, file, line, subject, how it names the id, the id) for each id with no entry
+        refs: List[Tuple[str, str, Optional[int], str, str, str]] = []
+        for route in table:
+            refs.append(("content.unknown_in_routing", routing_rel, route.line or None, f"intent '{route.intent}'",
+                         "shows content id", route.content))
+        for name, cid in table.roles.items():
+            refs.append(("content.unknown_in_routing", routing_rel, None, f"content_roles.{name}", "names", cid))
+        for group, members in (("not_understood", table.not_understood), ("offers_callback", table.offers_callback),
+                               ("not_a_turn", table.not_a_turn), ("clinical_handoff", table.clinical_handoff)):
+            refs += [("content.unknown_in_routing", routing_rel, None, f"content_roles.{group}", "lists", cid)
+                     for cid in sorted(members)]
         for name, line, cid in self.p.domain.response_variants():
             if not cid:
                 self.error("content.response_without_id", domain_rel, line, f"response '{name}'",
                            "has no `metadata: {content_id: ...}`, so its text would reach visitors unapproved",
                            f"Give it `metadata: {{content_id: <entry in {self.approved_rel}>}}`.")
-            elif cid not in ids:
-                self.error("content.unknown_in_domain", domain_rel, line, f"response '{name}'",
-                           f"names content id '{cid}', which has no entry in {self.approved_rel}"
-                           + self.did_you_mean(cid, ids),
-                           f"Add an entry `{cid}:` to {self.approved_rel}, or correct the content_id.")
-        used = {r.content_id for r in code.strict_refs()} | code.mentions
-        used |= {cid for _, _, cid in self.p.domain.response_variants() if cid}
-        if code.identity_default:
-            used |= set(self.p.domain.intents)
-        wanted = ({r.content_id for r in code.strict_refs()} | set(self.p.required_ids)
-                  | {cid for _, _, cid in self.p.domain.response_variants() if cid}) - ids
-        for cid in self.p.parsed_entries:
-            if cid not in used:
+            else:
+                refs.append(("content.unknown_in_domain", domain_rel, line, f"response '{name}'",
+                             "names content id", cid))
+        named = {ref[-1] for ref in refs}
+        unused = [cid for cid in self.p.parsed_entries if cid not in named]
+        reported: Set[str] = set()  # unused entries already named in a message
+        seen: Set[Tuple[str, str]] = set()
+        for code, file, line, subject, how, cid in refs:
+            if cid in ids or (code, cid) in seen:
+                continue  # an id named twice (a role and a route) is reported once
+            seen.add((code, cid))
+            where = f"{file}:{line}" if line else file
+            # An unused entry with a close name: the entry's name is probably the misspelt one.
+            renamed = difflib.get_close_matches(cid, [u for u in unused if u not in reported], n=1, cutoff=0.75)
+            if renamed:
+                reported.add(renamed[0])
+                self.error("content.misspelt_entry", self.approved_rel, self.p.entry_line(renamed[0]),
+                           f"entry '{renamed[0]}'",
+                           f"no intent or response uses this name, and {where} ({subject}) {how} '{cid}', "
+                           "which has no entry: one of the two names is misspelt",
+                           f"Rename the entry to `{cid}:` (or, if '{renamed[0]}' is the right name, correct {where}).")
+                continue
+            self.error(code, file, line, subject,
+                       f"{how} '{cid}', which has no entry in {self.approved_rel}" + self.did_you_mean(cid, ids),
+                       f"Add an entry `{cid}:` to {self.approved_rel}, or correct the id in {file}.")
+        for cid in unused:
+            if cid not in reported:
                 self.error("content.unused", self.approved_rel, self.p.entry_line(cid), f"entry '{cid}'",
-                           "is not used: no intent, action or domain response shows it"
-                           + self.did_you_mean(cid, wanted),
-                           "If it is a new topic, finish the steps in EDITING.md (\"Add a topic\"): intent "
-                           "examples, INTENT_CONTENT, a rule and the domain intent. Otherwise delete the entry.")
+                           f"is not used: no line of {routing_rel} and no response in {domain_rel} shows it",
+                           "If it is a new topic, finish the steps in EDITING.md (\"Add a topic\"): one line "
+                           f"in {routing_rel} and the examples in data/nlu/. Otherwise delete the entry.")
+        self.check_routed_intents()
         self.check_answered_intents()
 
+    def check_routed_intents(self) -> None:
+        """Every intent of the domain has a line in the routing table (else it would get the fallback)."""
+        table = self.p.routing
+        if table is None:
+            return
+        routing_rel = self.p.rel(self.p.routing_path)
+        for intent, line in self.p.domain.intents.items():
+            if intent not in table:
+                self.error("routing.intent_missing", self.p.domain_file_rel(), line, f"intent '{intent}'",
+                           f"is in the domain but has no line in {routing_rel}, so visitors asking it would "
+                           f"get the '{table.default_content}' reply and the safety nets would not know it",
+                           f"Add a line for it to {routing_rel} (copy a line of the same category), then run "
+                           "`.venv/bin/python -m editorial.routes --write`.")
+
     def check_answered_intents(self) -> None:
-        """An intent a rule answers with utter_answer (or action_answer) must map to an entry, or it gets the fallback."""
+        """An intent a rule answers with utter_answer (or action_answer) must be in the routing table."""
+        table = self.p.routing
+        if table is None:
+            return
+        routing_rel = self.p.rel(self.p.routing_path)
         for flow in self.p.flows:
             steps = flow.steps
             for i, step in enumerate(steps):
@@ -365,15 +407,12 @@ class _Checker:
                 following = next((s for s in steps[i + 1:] if s.kind == "action"), None)
                 if following is None or following.value not in ANSWER_ACTIONS:
                     continue
-                if step.value in self.known_intents() and self.p.content_for_intent(step.value) is None:
-                    default = self.p.code.default.content_id if self.p.code.default else "fallback"
+                if step.value in self.known_intents() and self.p.content_for_intent(step.value) is None \
+                        and step.value not in self.p.domain.intents:  # domain intents: check_routed_intents
                     self.error("content.intent_not_mapped", flow.file, step.line, f"intent '{step.value}'",
-                               f"is answered by {following.value} ({flow.kind} '{flow.name}') but "
-                               f"INTENT_CONTENT in {self.p.code.mapping_file or 'actions/answers.py'} does not "
-                               f"map it to an entry, so visitors asking it get the '{default}' reply",
-                               f"Add the line `\"{step.value}\": \"{step.value if step.value in self.p.entries else '<content id>'}\",` "
-                               f"to INTENT_CONTENT in {self.p.code.mapping_file or 'actions/answers.py'} "
-                               "(EDITING.md, \"Add a topic\", step 4).")
+                               f"is answered by {following.value} ({flow.kind} '{flow.name}') but has no line "
+                               f"in {routing_rel}, so visitors asking it get the '{table.default_content}' reply",
+                               f"Add a line for it to {routing_rel} (EDITING.md, \"Add a topic\").")
 
     # --- training data -----------------------------------------------------
     def check_data_files(self) -> None:

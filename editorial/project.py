@@ -1,10 +1,11 @@
 """Everything the editorial checks and the report read, from one project root.
 
 The root is the repository (or a copy of it, in the tests). Nothing is
-imported from the root's Python files: the action code is read with ``ast``
-(:mod:`editorial.pycode`) and the YAML files with line numbers
+imported from the root's Python files: which intent shows which entry, and
+which entries the code shows itself, is data (``content/routing.yml``, read
+with :mod:`clinic.routing`); the YAML files are read with line numbers
 (:mod:`editorial.yamlio`). The approved-content schema is the one in
-:mod:`actions.content`, reused, so an entry that passes here loads in the
+:mod:`clinic.content`, reused, so an entry that passes here loads in the
 servers too.
 """
 
@@ -17,8 +18,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from actions import content as content_module
-from editorial import pycode, yamlio
+from clinic import content as content_module
+from clinic import routing as routing_module
+from editorial import yamlio
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ENTITY = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
@@ -80,7 +82,7 @@ class Domain:
         """(response name, line, content id or None) for every variant of every response.
 
         ``utter_answer`` (``answer_by_intent: true``) is left out: the entry it shows is
-        the one INTENT_CONTENT maps the intent to, checked with the code.
+        the one the routing table maps the intent to, checked with the table.
         """
         for name, (line, variants) in self.responses.items():
             if not variants:
@@ -110,8 +112,10 @@ class Project:
         clinic: Path | str | None = None,
         forbidden: Path | str | None = None,
         minimums: Path | str | None = None,
+        routing: Path | str | None = None,
     ) -> None:
         self.root = Path(root).resolve()
+        self.routing_path = Path(routing) if routing else self.root / "content" / "routing.yml"
         self.approved_path = Path(approved) if approved else self.root / "content" / "approved.yml"
         self.clinic_path = Path(clinic) if clinic else self.root / "content" / "clinic.yml"
         self.forbidden_path = Path(forbidden) if forbidden else self.root / "content" / "forbidden_claims.yml"
@@ -133,6 +137,10 @@ class Project:
     @cached_property
     def approved_file(self) -> yamlio.YamlFile:
         return yamlio.read(self.approved_path)
+
+    @cached_property
+    def routing_file(self) -> yamlio.YamlFile:
+        return yamlio.read(self.routing_path)
 
     @cached_property
     def clinic_file(self) -> yamlio.YamlFile:
@@ -174,7 +182,7 @@ class Project:
             return out
         for cid, raw in data.items():
             try:
-                out[str(cid)] = (content_module._parse_entry(self.approved_path, cid, raw), None)
+                out[str(cid)] = (content_module.parse_entry(self.approved_path, cid, raw), None)
             except content_module.ContentError as e:
                 out[str(cid)] = (None, str(e))
         return out
@@ -196,34 +204,37 @@ class Project:
         data = self.clinic_file.data
         return {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
-    # --- the action code ---------------------------------------------------
+    # --- the routing table ------------------------------------------------
     @cached_property
-    def code(self) -> pycode.ActionCode:
-        return pycode.read_actions(self.root)
+    def routing_loaded(self) -> Tuple[Optional[routing_module.RoutingTable], Optional[str]]:
+        """(table, None), or (None, the reason it cannot be read)."""
+        try:
+            return routing_module.RoutingTable.load(self.routing_path), None
+        except routing_module.RoutingError as e:
+            return None, str(e)
 
-    def content_constant(self, name: str) -> Tuple[str, ...]:
-        """A tuple such as REQUIRED_IDS from the project's actions/content.py (else the installed one)."""
-        value = self.code.constants.get("actions.content", {}).get(name)
-        if isinstance(value, (tuple, frozenset)) and all(isinstance(v, str) for v in value):
-            return tuple(value)
-        return tuple(getattr(content_module, name))
+    @property
+    def routing(self) -> Optional[routing_module.RoutingTable]:
+        return self.routing_loaded[0]
 
     @property
     def required_ids(self) -> Tuple[str, ...]:
-        return self.content_constant("REQUIRED_IDS")
+        """Ids that must have an entry: the loader's own, and every id the routing table names."""
+        table_ids = self.routing.content_ids() if self.routing else ()
+        return tuple(dict.fromkeys(content_module.REQUIRED_IDS + table_ids))
 
     @property
     def article_topics(self) -> Tuple[str, ...]:
-        return self.content_constant("ARTICLE_TOPICS")
+        return self.routing.article_topics if self.routing else ()
 
     def content_for_intent(self, intent: str) -> Optional[str]:
-        """The content id ``utter_answer`` shows for ``intent`` (None: not mapped)."""
-        ref = self.code.intent_content.get(intent)
-        if ref is not None:
-            return ref.content_id
-        if self.code.identity_default and intent in self.entries:
-            return intent
-        return None
+        """The content id ``utter_answer`` shows for ``intent`` (None: not in the routing table)."""
+        route = self.routing.get(intent) if self.routing else None
+        return route.content if route else None
+
+    def route_line(self, intent: str) -> Optional[int]:
+        route = self.routing.get(intent) if self.routing else None
+        return route.line if route else None
 
     # --- domain --------------------------------------------------------------
     @cached_property

@@ -95,19 +95,16 @@ class _Routes:
         for intent in sorted(p.domain.intents):
             if p.content_for_intent(intent) == cid:
                 routes.append(self.intent_route(intent, "answered by utter_answer"))
-        if p.code.default and p.code.default.content_id == cid:
-            routes.append(Route("any intent not listed in INTENT_CONTENT (actions/answers.py)"))
+        table = p.routing
+        if table is not None and table.default_content == cid:
+            routes.append(Route(f"any intent not listed in {p.rel(p.routing_path)}"))
         for name, _, response_cid in p.domain.response_variants():
             if response_cid != cid:
                 continue
             routes.extend(self.response_routes(name))
-        for ref in p.code.rendered:
-            if ref.content_id == cid:
-                comment = f": {ref.comment}" if ref.comment else ""
-                if ref.action:
-                    routes.append(Route(f"shown by action {ref.action} ({ref.file}:{ref.line}){comment}"))
-                else:
-                    routes.append(Route(f"{ref.how} ({ref.file}:{ref.line}){comment}"))
+        for name, role_cid in (table.roles.items() if table is not None else ()):
+            if role_cid == cid and name != "default":
+                routes.append(Route(f"shown by the code as content_roles.{name} ({p.rel(p.routing_path)})"))
         for other, entry in p.entries.items():
             for button in entry.buttons:
                 intent = str(button.get("payload", "")).lstrip("/")

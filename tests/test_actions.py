@@ -10,13 +10,15 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import content
-from actions.answers import INTENT_CONTENT, ActionAnswer
+from actions.answers import ActionAnswer
 from actions.callback_form import ActionSubmitCallback, ValidateCallbackForm, mask_contact, parse_contact
-from actions.callback_store import CallbackRequest, session_factory
+from clinic import content, routing
+from clinic.models import CallbackRequest, session_factory
 from tests.conftest import run_coroutine
+from tests.design_ids import ARTICLE_TOPICS, DESIGN_ROUTES, ROUTING, SMALL_TALK
 
 APPROVED = content.ApprovedContent.load()
+TABLE = routing.RoutingTable.load()
 
 
 def tracker(intent: str, text: str = "a visitor message", events: Optional[List[Dict[str, Any]]] = None,
@@ -36,7 +38,7 @@ def bot_event(content_id: str) -> Dict[str, Any]:
     return {"event": "bot", "text": "...", "metadata": {"content_id": content_id}}
 
 
-@pytest.mark.parametrize("intent, content_id", sorted(INTENT_CONTENT.items()))
+@pytest.mark.parametrize("intent, content_id", sorted(DESIGN_ROUTES.items()))
 def test_each_intent_gets_its_approved_text_and_metadata(intent, content_id):
     messages, _ = run(ActionAnswer(), tracker(intent))
     expected = APPROVED.render(content_id)
@@ -48,10 +50,16 @@ def test_each_intent_gets_its_approved_text_and_metadata(intent, content_id):
     assert message["buttons"] == [dict(b) for b in expected.buttons]
 
 
-def test_article_topics_and_small_talk_all_have_an_intent():
-    answered = set(INTENT_CONTENT.values())
-    assert set(content.ARTICLE_TOPICS + content.SMALL_TALK) <= answered
-    assert {"medical_handoff", "staff_handoff", "contact", "fallback"} <= answered
+def test_every_design_id_is_reached_by_an_intent_of_the_routing_table():
+    reached = {route.content for route in TABLE}
+    missing = set(ARTICLE_TOPICS + SMALL_TALK + ROUTING) - reached
+    assert not missing, f"no intent of content/routing.yml leads to {sorted(missing)}"
+    assert TABLE.article_topics == ARTICLE_TOPICS
+
+
+def test_an_intent_the_table_does_not_know_gets_the_fallback():
+    messages, _ = run(ActionAnswer(), tracker("an_intent_nobody_defined"))
+    assert messages[0]["content_id"] == "fallback"
 
 
 def test_the_session_length_text_is_the_approved_wording():

@@ -16,10 +16,10 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from actions import content
-from actions.answers import INTENT_CONTENT
 from addons.approved_nlg import ApprovedContentNLG
+from clinic import content
 from tests.conftest import run_coroutine
+from tests.design_ids import DESIGN_ROUTES
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
@@ -58,7 +58,7 @@ def nlg() -> ApprovedContentNLG:
     return ApprovedContentNLG(EndpointConfig(), DOMAIN)
 
 
-@pytest.mark.parametrize("intent, content_id", sorted(INTENT_CONTENT.items()))
+@pytest.mark.parametrize("intent, content_id", sorted(DESIGN_ROUTES.items()))
 def test_utter_answer_shows_the_approved_entry_of_each_intent(nlg, intent, content_id):
     message = generate(nlg, "utter_answer", tracker(intent))
     expected = APPROVED.render(content_id)

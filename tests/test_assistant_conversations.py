@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.callback_store import CallbackRequest, session_factory
+from clinic.models import CallbackRequest, session_factory
 from tests.conftest import make_stack
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actions.content import (
+from clinic.content import (
     APPROVED_PATH, CLINIC_PATH, REQUIRED_IDS, ApprovedContent, ContentError,
 )
 

@@ -12,7 +12,6 @@ contact only this site and the Rasa server: no fonts, CDNs or analytics.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Dict, Mapping
 from urllib.parse import urlsplit
@@ -21,12 +20,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sanic import Sanic, response
 from sanic.request import Request
 
+from clinic import content, settings
+
 logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-DEFAULT_RASA_URL = "http://127.0.0.1:5005"
 # The widget's primary colour on the demo page (white text on it: 7.4:1).
 PRIMARY_COLOR = "#0f5c63"
 
@@ -45,8 +45,8 @@ def rasa_url() -> str:
     ``RASA_URL`` by default; ``WIDGET_RASA_URL`` when browsers must use another
     address than this app does (a public host name in front of the Rasa servers).
     """
-    name = "WIDGET_RASA_URL" if os.environ.get("WIDGET_RASA_URL") else "RASA_URL"
-    url = os.environ.get(name, DEFAULT_RASA_URL).strip().rstrip("/")
+    name = "WIDGET_RASA_URL" if settings.get("WIDGET_RASA_URL") != settings.get("RASA_URL") else "RASA_URL"
+    url = settings.get(name).strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"{name} must be an http(s) URL, got {url!r}")
@@ -62,12 +62,10 @@ def clinic_details() -> Dict[str, str]:
     Read on every page view, so an edit shows without a restart; if the file is
     broken mid-edit, the last good copy is kept (and the error logged).
     """
-    from actions.content import ApprovedContent, ContentError
-
     global _last_clinic
     try:
-        _last_clinic = dict(ApprovedContent.load().clinic)
-    except ContentError:
+        _last_clinic = content.load_clinic()
+    except content.ContentError:
         if not _last_clinic:
             raise
         logger.exception("content/clinic.yml could not be read; showing the last good copy")
@@ -106,6 +104,7 @@ def render(template: str, **context) -> str:
 def register(app: Sanic) -> None:
     """Add the public routes: ``/`` and the static files of the widget and the site."""
     rasa = rasa_url()
+    max_chars = settings.get_int("MAX_MESSAGE_CHARS", minimum=1)
     clinic_details()  # fail at start-up, not on the first visitor, if it is broken
     headers = dict(SECURITY_HEADERS)
     headers["Content-Security-Policy"] = content_security_policy(rasa)
@@ -116,5 +115,5 @@ def register(app: Sanic) -> None:
     @app.get("/", name="site_index")
     async def index(_: Request):
         html = render("site/index.html", clinic=clinic_details(), rasa_url=rasa,
-                      primary_color=PRIMARY_COLOR)
+                      primary_color=PRIMARY_COLOR, max_message_chars=max_chars)
         return response.html(html, headers={**headers, "Cache-Control": "no-cache"})

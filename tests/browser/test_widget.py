@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from actions.content import ApprovedContent
+from clinic.content import ApprovedContent
 
 ROOT = Path(__file__).resolve().parents[2]
 WIDGET = ROOT / "webapp" / "static" / "widget"

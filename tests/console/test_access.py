@@ -51,7 +51,8 @@ def console_routes(env: dict, monkeypatch) -> List[Tuple[str, str, str, bool]]:
 @pytest.fixture(scope="module")
 def seeded(console):
     """A conversation and a callback request whose details must never leak to the anonymous."""
-    from actions.callback_store import CallbackRequest, save_request
+    from actions.callback_store import save_request
+    from clinic.models import CallbackRequest
 
     now = dt.datetime.now().timestamp()
     seed_tracker(console.tracker_path, {
@@ -192,7 +193,7 @@ def test_forged_or_tampered_cookie_is_refused(seeded):
 
 
 def test_idle_session_expires(seeded):
-    from webapp.console.models import StaffSession, session_factory
+    from clinic.models import StaffSession, session_factory
 
     c = seeded.signed_in("sam")
     assert c.get("/staff/queue", allow_redirects=False).status_code == 200

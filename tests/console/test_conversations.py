@@ -56,7 +56,8 @@ ALL = set(CONVERSATIONS) | set(FILLERS)
 
 @pytest.fixture(scope="module")
 def app(console):
-    from actions.callback_store import CallbackRequest, save_request
+    from actions.callback_store import save_request
+    from clinic.models import CallbackRequest
 
     seed_tracker(console.tracker_path, {**CONVERSATIONS, **FILLERS})
     base = dt.datetime(2025, 3, 15, 12, 0)
@@ -263,7 +264,7 @@ def audit_rows(client, query):
 def test_audit_log_is_readable_filterable_and_not_editable(app):
     from sqlalchemy.exc import DatabaseError
 
-    from webapp.console.models import AuditEntry, session_factory
+    from clinic.models import AuditEntry, session_factory
 
     admin = app.signed_in("ada")
     admin.get("/staff/conversation?id=c-xss")

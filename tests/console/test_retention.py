@@ -42,7 +42,8 @@ def senders(db: Path) -> dict:
 
 
 def callback(clinic_url: str, conversation: str, days_ago: float) -> None:
-    from actions.callback_store import CallbackRequest, save_request, utcnow
+    from actions.callback_store import save_request
+    from clinic.models import CallbackRequest, utcnow
 
     assert save_request(CallbackRequest(conversation_id=conversation, reason="r", content_id="staff_handoff",
                                         name="N", contact="n@example.com", contact_kind="email",
@@ -50,7 +51,7 @@ def callback(clinic_url: str, conversation: str, days_ago: float) -> None:
 
 
 def review(clinic_url: str, sender: str) -> None:
-    from webapp.console.models import ConversationReview, session_factory
+    from clinic.models import ConversationReview, session_factory
 
     with session_factory(clinic_url)() as s:
         s.add(ConversationReview(sender_id=sender, status="reviewed", note="n"))
@@ -66,8 +67,8 @@ def run(env: dict, *args: str) -> subprocess.CompletedProcess:
 
 def test_retention_command_deletes_only_what_is_old(tmp_path):
     from webapp.console import audit
-    from webapp.console.models import ConversationReview, session_factory
-    from actions.callback_store import CallbackRequest
+    from clinic.models import ConversationReview, session_factory
+    from clinic.models import CallbackRequest
 
     env = base_env(tmp_path)
     db = tmp_path / "rasa.db"

@@ -22,7 +22,7 @@ from editorial.project import Project
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the checks read. Python code is copied too, so a test can break it.
-COPIED = ("content", "data", "domain.yml", "config.yml", "actions", "addons", "tests/stories",
+COPIED = ("content", "data", "domain.yml", "config.yml", "actions", "addons", "clinic", "tests/stories",
           "editorial/minimums.yml")
 VALID_FORBIDDEN = """\
 # Written by the tests: a known-good list, independent of edits to the real one.
@@ -141,6 +141,14 @@ def keep_examples(nlu_file: Path, intent: str, keep: int) -> None:
         kept += 1
         i += 1
     nlu_file.write_text("".join(out + lines[i:]), encoding="utf-8")
+
+
+def keep_examples_in_all_files(root: Path, intent: str, keep: int) -> None:
+    """Leave ``intent`` with ``keep`` examples in data/nlu/ in all (the first file keeps them)."""
+    for path in sorted((root / "data" / "nlu").glob("*.yml")):
+        if re.search(rf"^- intent: {re.escape(intent)}$", path.read_text(encoding="utf-8"), re.MULTILINE):
+            keep_examples(path, intent, keep)
+            keep = 0
 
 
 NEW_ENTRY = """

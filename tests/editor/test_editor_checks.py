@@ -10,7 +10,8 @@ import datetime as dt
 from pathlib import Path
 
 from editor_support import (  # noqa: F401 - project_copy is a fixture
-    VALID_FORBIDDEN, add_examples, append_entry, check, findings, keep_examples, new_errors,
+    VALID_FORBIDDEN, add_examples, append_entry, check, findings, keep_examples, keep_examples_in_all_files,
+    new_errors,
     project_copy, remove_entry, replace, set_field,
 )
 
@@ -24,16 +25,25 @@ def only(found: list, what: str):
 
 # --- approved content -----------------------------------------------------------
 
-def test_missing_required_entry(project_copy):
+def test_missing_entry_is_reported_once_where_the_routing_table_names_it(project_copy):
     before = check(project_copy)
     remove_entry(project_copy / APPROVED, "location")
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.code == "content.unknown_in_routing" and error.file == "content/routing.yml"
+    assert error.subject == "intent 'location'" and "'location'" in error.problem
+    assert "Add an entry `location:`" in error.fix
+    line = (project_copy / "content/routing.yml").read_text().splitlines()[error.line - 1]
+    assert line.strip().startswith("location:")
+
+
+def test_missing_safety_entry_the_servers_insist_on(project_copy):
+    before = check(project_copy)
+    remove_entry(project_copy / APPROVED, "crisis")
+    replace(project_copy / "content/routing.yml", "{content: crisis,", "{content: distress,")
+    replace(project_copy / "domain.yml", "metadata: {content_id: crisis}", "metadata: {content_id: distress}")
     errors = new_errors(before, check(project_copy))
     missing = only([f for f in errors if f.code == "content.missing_required"], "missing entry")
-    assert missing.file == "content/approved.yml" and missing.subject == "entry 'location'"
-    assert "Add an entry `location:`" in missing.fix
-    # The intent that shows it is reported too, in the code file that names it.
-    assert any(f.code == "content.unknown_in_code" and f.file == "actions/answers.py"
-               and "'location'" in f.subject for f in errors)
+    assert missing.subject == "entry 'crisis'" and "refuse to start" in missing.problem
 
 
 def test_expired_entry_is_an_error(project_copy):
@@ -95,34 +105,41 @@ def test_entry_copied_and_not_renamed(project_copy):
 
 # --- content ids used by the code, the domain and the rules ----------------------------
 
-def test_intent_content_names_an_unknown_entry(project_copy):
+def test_routing_line_names_an_unknown_entry(project_copy):
     before = check(project_copy)
-    replace(project_copy / "actions/answers.py", '"contact": "contact",', '"contact": "contact_details",')
+    replace(project_copy / "content/routing.yml", "{content: contact,", "{content: contact_details,")
     error = only(new_errors(before, check(project_copy)), "error")
-    assert error.code == "content.unknown_in_code" and error.file == "actions/answers.py"
-    assert "'contact_details'" in error.subject and "INTENT_CONTENT['contact']" in error.problem
-    line = (project_copy / "actions/answers.py").read_text().splitlines()[error.line - 1]
-    assert '"contact_details"' in line
+    assert error.code == "content.unknown_in_routing" and error.file == "content/routing.yml"
+    assert error.subject == "intent 'contact'" and "'contact_details'" in error.problem
+    line = (project_copy / "content/routing.yml").read_text().splitlines()[error.line - 1]
+    assert "contact_details" in line
 
 
-def test_render_names_an_unknown_entry(project_copy):
+def test_role_names_an_unknown_entry_once(project_copy):
     before = check(project_copy)
-    replace(project_copy / "actions/callback_form.py", 'render("callback_contact_invalid")',
-            'render("callback_contact_wrong")')
-    errors = new_errors(before, check(project_copy))
-    unknown = only([f for f in errors if f.code == "content.unknown_in_code"], "unknown id")
-    assert unknown.file == "actions/callback_form.py" and "'callback_contact_wrong'" in unknown.subject
-    assert "validate_callback_form" in unknown.problem
-    unused = only([f for f in errors if f.code == "content.unused"], "unused entry")
-    assert unused.subject == "entry 'callback_contact_invalid'"
+    replace(project_copy / "content/routing.yml", "callback_contact_invalid: callback_contact_invalid",
+            "callback_contact_invalid: callback_contact_wrong")
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.code == "content.misspelt_entry" and error.subject == "entry 'callback_contact_invalid'"
+    assert "'callback_contact_wrong'" in error.problem and "content_roles.callback_contact_invalid" in error.problem
 
 
 def test_domain_response_names_an_unknown_entry(project_copy):
     before = check(project_copy)
     replace(project_copy / "domain.yml", "metadata: {content_id: callback_name}", "metadata: {content_id: callback_nam}")
     error = only(new_errors(before, check(project_copy)), "error")
+    # One message: the entry nothing uses any more, and the response naming an id with no entry.
+    assert error.code == "content.misspelt_entry" and error.subject == "entry 'callback_name'"
+    assert "domain.yml:" in error.problem and "response 'utter_ask_callback_name'" in error.problem
+    assert "'callback_nam'" in error.problem
+
+
+def test_domain_response_names_an_unknown_entry_that_is_used_elsewhere(project_copy):
+    before = check(project_copy)
+    replace(project_copy / "domain.yml", "metadata: {content_id: fallback}", "metadata: {content_id: falback}")
+    error = only(new_errors(before, check(project_copy)), "error")
     assert error.code == "content.unknown_in_domain" and error.file == "domain.yml"
-    assert error.subject == "response 'utter_ask_callback_name'" and "did you mean 'callback_name'" in error.problem
+    assert error.subject == "response 'utter_default'" and "did you mean 'fallback'" in error.problem
 
 
 def test_domain_response_without_content_id(project_copy):
@@ -140,17 +157,17 @@ def test_entry_not_used_anywhere(project_copy):
     assert "EDITING.md" in error.fix
 
 
-def test_misspelt_entry_id_suggests_the_intended_one(project_copy):
+def test_misspelt_entry_id_gives_one_message_saying_what_to_rename(project_copy):
     before = check(project_copy)
     replace(project_copy / APPROVED, "\nsession_length:\n", "\nsession_lenght:\n")
-    errors = new_errors(before, check(project_copy))
-    unused = only([f for f in errors if f.code == "content.unused"], "unused")
-    assert "did you mean 'session_length'" in unused.problem
-    assert any(f.code == "content.missing_required" and "'session_length'" in f.subject for f in errors)
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.code == "content.misspelt_entry" and error.file == "content/approved.yml"
+    assert error.subject == "entry 'session_lenght'" and "Rename the entry to `session_length:`" in error.fix
+    assert (project_copy / APPROVED).read_text().splitlines()[error.line - 1] == "session_lenght:"
 
 
 def test_topic_answered_by_a_rule_but_not_mapped_to_an_entry(project_copy):
-    """A new topic with intent, examples, entry and rule but no INTENT_CONTENT line."""
+    """A new topic with intent, examples, entry and rule but no line in the routing table."""
     before = check(project_copy)
     replace(project_copy / "domain.yml", "  - about_clinic\n", "  - about_clinic\n  - parking\n")
     with open(project_copy / "data/nlu/topics.yml", "a") as f:
@@ -161,11 +178,12 @@ def test_topic_answered_by_a_rule_but_not_mapped_to_an_entry(project_copy):
     append_entry(project_copy / APPROVED, "parking", "Parking is free behind the building.")
     errors = new_errors(before, check(project_copy))
     codes = sorted(f.code for f in errors)
-    assert codes == ["content.intent_not_mapped", "content.unused"], [f.format() for f in errors]
-    unmapped = findings(check(project_copy), "content.intent_not_mapped")[0]
-    assert unmapped.file == "data/rules/answers.yml" and "'fallback' reply" in unmapped.problem
-    # Completing the step in actions/answers.py clears both.
-    replace(project_copy / "actions/answers.py", '"contact": "contact",', '"contact": "contact",\n    "parking": "parking",')
+    assert codes == ["content.unused", "routing.intent_missing"], [f.format() for f in errors]
+    unmapped = findings(check(project_copy), "routing.intent_missing")[0]
+    assert unmapped.file == "domain.yml" and "'fallback' reply" in unmapped.problem
+    # The line in the routing table clears both.
+    replace(project_copy / "content/routing.yml", "  # small talk\n",
+            "  parking: {content: parking, category: article_topic, cues: override, ends_form: yes}\n  # small talk\n")
     assert not new_errors(before, check(project_copy))
 
 
@@ -188,9 +206,9 @@ def test_same_example_under_two_intents_ignoring_punctuation(project_copy):
 
 def test_too_few_examples_default_and_per_intent(project_copy):
     before = check(project_copy)
-    keep_examples(project_copy / "data/nlu/small_talk.yml", "thanks", 4)
-    keep_examples(project_copy / "data/nlu/routing.yml", "medical_question", 79)
-    keep_examples(project_copy / "data/nlu/topics.yml", "location", 29)
+    keep_examples_in_all_files(project_copy, "thanks", 4)
+    keep_examples_in_all_files(project_copy, "medical_question", 79)
+    keep_examples_in_all_files(project_copy, "location", 29)
     errors = {f.subject: f for f in new_errors(before, check(project_copy)) if f.code == "nlu.too_few_examples"}
     assert set(errors) == {"intent 'thanks'", "intent 'medical_question'", "intent 'location'"}
     assert "has 4 different examples; at least 10" in errors["intent 'thanks'"].problem

@@ -37,7 +37,7 @@ def test_check_prints_every_error_and_exits_1(project_copy):
     done = run_check(project_copy)
     assert done.returncode == 1
     errors = [line for line in done.stdout.splitlines() if line.startswith("ERROR")]
-    assert any("content/approved.yml" in e and "entry 'goodbye'" in e for e in errors)
+    assert any("content/routing.yml" in e and "intent 'goodbye'" in e for e in errors)
     assert any(re.search(r"content/approved\.yml:\d+ +entry 'dose': field 'version'", e) for e in errors)
     assert any("entry 'location'" in e and "No prices" in e for e in errors)
     findings = [line for line in done.stdout.splitlines() if line.startswith(("ERROR", "WARNING"))]
@@ -56,7 +56,7 @@ def test_check_uses_the_approved_file_it_is_given(project_copy, tmp_path):
     other = tmp_path / "other.yml"
     other.write_text((project_copy / APPROVED).read_text().replace("\ngreeting:\n", "\ngreetings:\n"))
     done = run_check(project_copy, "--approved", str(other))
-    assert done.returncode == 1 and "entry 'greeting'" in done.stdout and str(other) in done.stdout
+    assert done.returncode == 1 and "entry 'greetings'" in done.stdout and str(other) in done.stdout
 
 
 # --- the content report ---------------------------------------------------------------

@@ -211,7 +211,7 @@ def sender() -> str:
 
 
 def approved_text(content_id: str) -> str:
-    from actions.content import ApprovedContent
+    from clinic.content import ApprovedContent
 
     return ApprovedContent.load().render(content_id).text
 

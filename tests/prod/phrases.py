@@ -61,7 +61,7 @@ def turns_of(tracker: dict) -> List[Tuple[str, List[str], List[Optional[str]]]]:
 
 
 def expected_texts(content_ids: List[str]) -> List[str]:
-    from actions.content import ApprovedContent
+    from clinic.content import ApprovedContent
 
     content = ApprovedContent.load()
     return [content.render(cid).text for cid in content_ids]

@@ -14,7 +14,7 @@ from typing import Dict, List, Tuple
 import aiohttp
 import requests
 
-from actions.callback_store import CallbackRequest, session_factory
+from clinic.models import CallbackRequest, session_factory
 from tests.prod.conftest import start_rasa_servers
 from tests.prod.phrases import CRISIS, EVERYTHING, MEDICAL, TOPICS, expected_texts, turns_of
 

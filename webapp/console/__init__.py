@@ -20,11 +20,12 @@ Without ``SESSION_SECRET`` (32+ characters) the console does not start: every
 from __future__ import annotations
 
 import logging
-import os
 import urllib.parse
 
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
+
+from clinic import settings
 
 logger = logging.getLogger("webapp.console")
 
@@ -63,7 +64,7 @@ def _same_origin(request: Request) -> bool:
     if origin in (None, "", "null"):  # not said (or hidden by a privacy setting): the token decides
         return True
     # Behind a proxy that rewrites Host, name the console's public origin(s) here.
-    allowed = {o.strip().rstrip("/") for o in os.environ.get("CONSOLE_ORIGINS", "").split(",") if o.strip()}
+    allowed = set(settings.get_list("CONSOLE_ORIGINS"))
     if origin.rstrip("/") in allowed:
         return True
     hosts = {request.headers.get("host", "")}
@@ -92,6 +93,10 @@ def register(app: Sanic) -> None:
     state = ConsoleState(Auth(config))
     app.ctx.staff_console = state
     app.blueprint(build_blueprint(state))
+    from webapp.console import analytics, inbox  # analytics page, learning inbox (docs/ANALYTICS.md)
+
+    app.blueprint(analytics.build_blueprint(state))
+    app.blueprint(inbox.build_blueprint(state))
 
     @app.on_request
     async def console_guard(request: Request):

@@ -26,7 +26,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from webapp.console import audit
-from webapp.console.models import ROLES, LoginThrottle, StaffAccount, StaffSession, session_factory, utcnow
+from clinic.models import ROLES, LoginThrottle, StaffAccount, StaffSession, session_factory, utcnow
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 256

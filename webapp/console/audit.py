@@ -2,7 +2,7 @@
 account change and purge, with who, what and when.
 
 Entries are only ever added (:func:`record`); nothing in the console edits or
-deletes them, and the database refuses to (see :mod:`webapp.console.models`).
+deletes them, and the database refuses to (see :mod:`clinic.models`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from webapp.console.models import AuditEntry, session_factory, utcnow
+from clinic.models import AuditEntry, session_factory, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,10 @@ ACTIONS = (
     "account_unlock",
     "account_password_reset",
     "purge",
+    "analytics_view",
+    "analytics_export",
+    "inbox_view",
+    "inbox_assign",
 )
 
 

@@ -17,30 +17,27 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from clinic import routing, settings
+
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# The same rule as addons/stores.py (not imported: it would pull Rasa into the web app).
-DEFAULT_TRACKER_DB_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'rasa.db'}"
 
 
 def tracker_db_url() -> str:
-    return os.environ.get("TRACKER_DB_URL") or DEFAULT_TRACKER_DB_URL
+    return settings.get("TRACKER_DB_URL")
+
 
 CRISIS_INTENT = "crisis"
 FALLBACK_INTENT = "nlu_fallback"
-FALLBACK_CONTENT = frozenset({"fallback", "fallback_repeat", "out_of_scope"})
 FLAG_SLOTS = ("crisis_flag", "callback_requested")
 PREVIEW = 140
 
@@ -109,7 +106,7 @@ class Summary:
             if content_id:
                 if content_id not in self.content_ids:  # a new set: readers may be iterating the old one
                     self.content_ids = self.content_ids | {str(content_id)}
-                if content_id in FALLBACK_CONTENT:
+                if content_id in routing.current().not_understood:
                     self.fallback = True
         elif type_name == "active_loop":
             self.in_form = bool(data.get("name"))

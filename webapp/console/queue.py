@@ -1,4 +1,4 @@
-"""The callback queue: requests the chat's form stored (``actions.callback_store``).
+"""The callback queue: requests the chat's form stored (``clinic.models.CallbackRequest``).
 
 Most urgent first (``CallbackRequest.priority``: crisis, then medical, then the
 rest), oldest first within a priority. Each request moves new -> contacted ->
@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Set
 
-from actions.callback_store import STATUSES, CallbackRequest
+from clinic.models import STATUSES, CallbackRequest, session_factory, utcnow
 from webapp.console import audit
-from webapp.console.models import session_factory, utcnow
 
 # What the queue page offers as its status filter.
 VIEWS = ("open", "new", "contacted", "closed", "all")

@@ -26,10 +26,10 @@ from sqlalchemy import bindparam, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.callback_store import CallbackRequest
+from clinic import settings
+from clinic.models import CallbackRequest, ConversationReview, session_factory, utcnow
 from webapp.console import audit
 from webapp.console.conversations import tracker_db_url
-from webapp.console.models import ConversationReview, session_factory, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +48,10 @@ STILL_THERE = text("SELECT DISTINCT sender_id FROM events WHERE sender_id IN :se
 
 
 def default_days() -> int:
-    raw = os.environ.get("RETENTION_DAYS") or str(DEFAULT_DAYS)
     try:
-        return int(raw)
-    except ValueError:
-        raise SystemExit(f"RETENTION_DAYS must be a whole number of days, not {raw!r}")
+        return settings.get_int("RETENTION_DAYS")
+    except settings.SettingsError as e:
+        raise SystemExit(f"{e} (days)")
 
 
 @dataclass
@@ -160,6 +159,6 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+    logging.basicConfig(level=settings.get("LOG_LEVEL"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     sys.exit(main())

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import os
 import urllib.parse
 import zoneinfo
 from pathlib import Path
@@ -16,12 +15,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from actions import content
-from actions.callback_store import STATUSES
+from clinic import content, settings
+from clinic.models import REVIEW_STATUSES, STATUSES, ConversationReview, session_factory, utcnow
 from webapp.console import accounts, audit, export, queue, retention
 from webapp.console.auth import LOGIN_COOKIE, SESSION_COOKIE, Auth, tokens_equal
 from webapp.console.conversations import ConversationFilter, Row, TrackerReader
-from webapp.console.models import ConversationReview, REVIEW_STATUSES, session_factory, utcnow
 
 logger = logging.getLogger("webapp.console")
 
@@ -44,7 +42,7 @@ MESSAGES = {
 
 
 def _tz() -> dt.tzinfo:
-    name = os.environ.get("CLINIC_TZ", "America/Los_Angeles")
+    name = settings.get("CLINIC_TZ")
     try:
         return zoneinfo.ZoneInfo(name)
     except Exception:

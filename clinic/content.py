@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import re
 import string
 from dataclasses import dataclass, field
@@ -25,21 +24,18 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 import jsonschema
 import yaml
 
+from clinic import settings
+
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-APPROVED_PATH = Path(os.environ.get("APPROVED_CONTENT", PROJECT_ROOT / "content" / "approved.yml"))
-CLINIC_PATH = Path(os.environ.get("CLINIC_CONFIG", PROJECT_ROOT / "content" / "clinic.yml"))
+# Read when this module is imported: a process serves one file for its lifetime.
+APPROVED_PATH = settings.get_path("APPROVED_CONTENT")
+CLINIC_PATH = settings.get_path("CLINIC_CONFIG")
 
-# Ids fixed by DESIGN.md. Each must have an entry.
-ARTICLE_TOPICS = (
-    "what_is_ketamine", "how_it_works", "conditions_treated", "how_fast_it_works",
-    "dose", "session_length", "multiple_sessions", "consultation", "location",
-    "about_clinic",
-)
-ROUTING = ("medical_handoff", "staff_handoff", "contact", "crisis", "fallback")
-SMALL_TALK = ("greeting", "thanks", "goodbye", "bot_identity")
-REQUIRED_IDS = ARTICLE_TOPICS + ROUTING + SMALL_TALK
+# Ids the loader insists on, whatever the routing table says: the safety replies
+# and the message shown instead of a withheld entry. Every id the routing table
+# and the domain name is checked by `make validate` (editorial/checks.py).
+REQUIRED_IDS = ("crisis", "distress", "fallback", "medical_handoff", "staff_handoff")
 
 # Shown when an entry is withheld. It must itself be available.
 WITHHELD_REPLACEMENT = "staff_handoff"
@@ -152,7 +148,8 @@ def _as_date(value: Any) -> str:
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
-def _parse_entry(path: Path, content_id: Any, raw: Any) -> Entry:
+def parse_entry(path: Path, content_id: Any, raw: Any) -> Entry:
+    """One entry of the file, checked against the schema; :class:`ContentError` names what is wrong."""
     if not isinstance(content_id, str) or not CONTENT_ID.match(content_id):
         raise ContentError(
             f"{path}: entry '{content_id}': ids are lower_case_with_underscores"
@@ -189,6 +186,26 @@ def _parse_entry(path: Path, content_id: Any, raw: Any) -> Entry:
     return entry
 
 
+def load_clinic(path: Optional[Path | str] = None) -> Dict[str, str]:
+    """The clinic's contact details (``content/clinic.yml``), checked against the schema."""
+    path = Path(path or CLINIC_PATH)
+    clinic = _read_yaml(path)
+    validator = jsonschema.Draft7Validator(CLINIC_SCHEMA)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(clinic))
+    if error is not None:
+        raise _schema_error(path, "clinic", error)
+    return dict(clinic)
+
+
+# A value of content/clinic.yml the clinic has not filled in yet: "[clinic phone number — not yet configured]".
+PLACEHOLDER = re.compile(r"\[[^\]]*\]|not yet configured", re.IGNORECASE)
+
+
+def placeholder_fields(clinic: Mapping[str, str]) -> List[str]:
+    """The clinic details that are still placeholders (must be filled in before going live)."""
+    return [name for name, value in clinic.items() if PLACEHOLDER.search(str(value))]
+
+
 class ApprovedContent:
     """The approved entries and the clinic's contact details, checked on load."""
 
@@ -198,24 +215,20 @@ class ApprovedContent:
 
     @classmethod
     def load(
-        cls, path: Path | str = APPROVED_PATH, clinic_path: Path | str = CLINIC_PATH
+        cls, path: Optional[Path | str] = None, clinic_path: Optional[Path | str] = None
     ) -> "ApprovedContent":
         """Read and check both files; raise :class:`ContentError` naming the bad entry."""
-        path, clinic_path = Path(path), Path(clinic_path)
+        path, clinic_path = Path(path or APPROVED_PATH), Path(clinic_path or CLINIC_PATH)
         raw = _read_yaml(path)
         if not isinstance(raw, dict) or not raw:
             raise ContentError(f"{path}: expected one entry per content id at the top level")
-        entries = {cid: _parse_entry(path, cid, body) for cid, body in raw.items()}
+        entries = {cid: parse_entry(path, cid, body) for cid, body in raw.items()}
         missing = [cid for cid in REQUIRED_IDS if cid not in entries]
         if missing:
             raise ContentError(f"{path}: missing entries for required content ids: {', '.join(missing)}")
 
         clinic = _read_yaml(clinic_path)
-        validator = jsonschema.Draft7Validator(CLINIC_SCHEMA)
-        error = jsonschema.exceptions.best_match(validator.iter_errors(clinic))
-        if error is not None:
-            raise _schema_error(clinic_path, "clinic", error)
-        return cls(entries, clinic)
+        return cls(entries, load_clinic(clinic_path))
 
     def ids(self) -> Iterable[str]:
         return self.entries.keys()
