@@ -35,10 +35,6 @@ ACTIONS = (
     "account_unlock",
     "account_password_reset",
     "purge",
-    "analytics_view",
-    "analytics_export",
-    "inbox_view",
-    "inbox_assign",
 )
 
 
