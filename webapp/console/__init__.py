@@ -93,6 +93,10 @@ def register(app: Sanic) -> None:
     state = ConsoleState(Auth(config))
     app.ctx.staff_console = state
     app.blueprint(build_blueprint(state))
+    from webapp.console import analytics, inbox  # analytics page, learning inbox (docs/ANALYTICS.md)
+
+    app.blueprint(analytics.build_blueprint(state))
+    app.blueprint(inbox.build_blueprint(state))
 
     @app.on_request
     async def console_guard(request: Request):

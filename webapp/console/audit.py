@@ -35,6 +35,10 @@ ACTIONS = (
     "account_unlock",
     "account_password_reset",
     "purge",
+    "analytics_view",
+    "analytics_export",
+    "inbox_view",
+    "inbox_assign",
 )
 
 
