@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 RASA  := $(VENV)/bin/rasa
 MODEL := models/clinic.tar.gz
-TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard addons/*.py) $(wildcard semantics/*.py) $(wildcard content/lexicons/*.yml)
+TRAIN_INPUTS := config.yml domain.yml content/routing.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard addons/*.py clinic/*.py) $(wildcard semantics/*.py) $(wildcard content/lexicons/*.yml)
 
 .PHONY: run test shell train validate content-report reload bench run-prod staff-admin retention
 

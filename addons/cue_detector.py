@@ -2,10 +2,14 @@
 
 Safety rule 2: a medical or personal clinical question never gets a topic
 answer. The classifier learns that from examples; a cue detector is the rule
-that backs it up. When the classifier picks one of ``overridden_intents`` and
-the message carries a cue, the intent becomes ``intent``; so does a message
-the classifier did not understand (``unsure_intents``) when it also names the
-clinic's treatment or speaks of the visitor ("can I drive myself home"). Two detectors run (see config.yml):
+that backs it up. When the classifier picks an intent the routing table
+(``content/routing.yml``) marks ``cues: override`` and the message carries a
+cue, the intent becomes ``intent``; so does an intent marked
+``cues: when_unsure`` (not understood, or an answer inside the form) when the
+message also names the clinic's treatment or speaks of the visitor ("can I
+drive myself home"). The lists are read from the table when the model is
+loaded, so a new topic is covered without touching config.yml. Two detectors
+run (see config.yml):
 
 * medical cues (:mod:`addons.medical_lexicon`) → ``medical_question``, so
   "is ketamine dangerous with a heart murmur" reaches a clinician;
@@ -23,6 +27,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.nlu.training_data.message import Message
 
 from addons.nlu_intent import IntentRewriter, intent_of, override_intent
+from clinic import routing
 
 
 def _finder(config: Dict[Text, Any]) -> Callable[[str], Optional[str]]:
@@ -48,8 +53,7 @@ class CueDetector(IntentRewriter):
             "intent": None,
             "lexicon": None,  # module path of a `find(text) -> Optional[str]` function
             "patterns": [],  # or regular expressions, matched as whole words
-            "overridden_intents": [],
-            "unsure_intents": ["nlu_fallback", "out_of_scope"],
+            "routing_table": None,  # a path, for tests; by default the project's (clinic.settings)
             "treatment_terms": ["ketamine", "ketamin", "infusion", "treatment", "therapy", "session"],
         }
 
@@ -59,8 +63,13 @@ class CueDetector(IntentRewriter):
             raise ValueError("CueDetector needs an `intent` in config.yml")
         self.intent = config["intent"]
         self.find = _finder(config)
-        self.overridden = frozenset(config["overridden_intents"])
-        self.unsure = frozenset(config["unsure_intents"])
+        stale = [key for key in ("overridden_intents", "unsure_intents") if key in config]
+        if stale:
+            raise ValueError(f"CueDetector: {', '.join(stale)} are gone from config.yml; the intents are "
+                             "marked `cues:` in content/routing.yml")
+        table = routing.RoutingTable.load(config.get("routing_table"))
+        self.overridden = frozenset(table.with_cues("override"))
+        self.unsure = frozenset(table.with_cues("when_unsure"))
         terms = "|".join(re.escape(t) for t in config["treatment_terms"])
         self.treatment = re.compile(rf"\b({terms})|\b(i|i'm|im|me|my|myself)\b", re.IGNORECASE)
 

@@ -18,7 +18,10 @@ clinic, "how long does a massage session last" is not. They count as the
 clinic's words, but on their own they do not outweigh a word the topics never
 use (massage, yoga, dog).
 
-Anything else becomes ``out_of_scope``. Medical and hand-off intents are not
+Anything else becomes ``out_of_scope``. The gated intents are the article
+topics of the routing table (``content/routing.yml``, category
+``article_topic``), read when the model is loaded, so a new topic is gated
+without touching this file or config.yml. Medical and hand-off intents are not
 gated: sending a question to staff is always safe.
 """
 
@@ -37,6 +40,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from addons.nlu_intent import intent_of, is_button_payload, override_intent, text_of
+from clinic import routing
 
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
@@ -67,6 +71,9 @@ def words(text: str) -> List[str]:
 def _deletions(word: str) -> Set[str]:
     return {word} | {word[:i] + word[i + 1:] for i in range(len(word))}
 
+
+# Key of an older model's vocabulary, learned from the topics of its day as one set.
+ALL_TOPICS = "*topics*"
 
 FUZZY_MIN = 8  # shorter terms ("redding") are too close to everyday words ("reading")
 
@@ -107,22 +114,33 @@ class ScopeGate(GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"guarded_intents": [], "anchors": [], "weak_anchors": [], "out_of_scope_intent": "out_of_scope"}
+        # routing_table: a path, for tests; by default the project's (clinic.settings ROUTING_TABLE).
+        return {"anchors": [], "weak_anchors": [], "out_of_scope_intent": "out_of_scope", "routing_table": None}
 
     def __init__(
         self,
         config: Dict[Text, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        vocabulary: FrozenSet[str] = frozenset(),
+        vocabulary_by_intent: Optional[Dict[str, FrozenSet[str]]] = None,
     ) -> None:
-        self.guarded = frozenset(config["guarded_intents"])
+        if "guarded_intents" in config:
+            raise ValueError("ScopeGate: `guarded_intents` is gone from config.yml; the gated intents are the "
+                             "article topics of content/routing.yml")
+        table = routing.RoutingTable.load(config.get("routing_table"))
+        self.guarded = frozenset(table.article_topics)
         self.index = AnchorIndex(config["anchors"])
         self.weak = AnchorIndex(config["weak_anchors"])
         self.out_of_scope = config["out_of_scope_intent"]
-        self.vocabulary = vocabulary
+        self._set_vocabulary(vocabulary_by_intent or {})
         self._model_storage = model_storage
         self._resource = resource
+
+    def _set_vocabulary(self, by_intent: Dict[str, FrozenSet[str]]) -> None:
+        """Learned per intent, so the table decides at load time whose words count: the topics'."""
+        self.vocabulary_by_intent = dict(by_intent)
+        self.vocabulary: FrozenSet[str] = frozenset().union(
+            *(ws for intent, ws in by_intent.items() if intent in self.guarded or intent == ALL_TOPICS))
 
     @classmethod
     def create(
@@ -135,14 +153,17 @@ class ScopeGate(GraphComponent):
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        """Learn the words the project's own topic examples use."""
-        vocabulary: Set[str] = set()
+        """Learn the words each intent's examples use (the gate uses those of the topics)."""
+        by_intent: Dict[str, Set[str]] = {}
         for example in training_data.intent_examples:
-            if example.get(INTENT) in self.guarded:
-                vocabulary.update(w for w in words(example.get(TEXT) or "") if w not in STOPWORDS)
-        self.vocabulary = frozenset(vocabulary)
+            intent = example.get(INTENT)
+            if intent:
+                by_intent.setdefault(intent, set()).update(
+                    w for w in words(example.get(TEXT) or "") if w not in STOPWORDS)
         with self._model_storage.write_to(self._resource) as directory:
-            (directory / "vocabulary.json").write_text(json.dumps(sorted(vocabulary)))
+            (directory / "vocabulary.json").write_text(
+                json.dumps({intent: sorted(ws) for intent, ws in sorted(by_intent.items())}))
+        self._set_vocabulary({intent: frozenset(ws) for intent, ws in by_intent.items()})
         return self._resource
 
     @classmethod
@@ -156,9 +177,12 @@ class ScopeGate(GraphComponent):
     ) -> "ScopeGate":
         try:
             with model_storage.read_from(resource) as directory:
-                vocabulary = frozenset(json.loads((directory / "vocabulary.json").read_text()))
+                raw = json.loads((directory / "vocabulary.json").read_text())
         except (ValueError, FileNotFoundError):
-            vocabulary = frozenset()
+            raw = {}
+        if isinstance(raw, list):  # a model trained before the vocabulary was kept per intent
+            raw = {ALL_TOPICS: raw}
+        vocabulary = {str(k): frozenset(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
         return cls(config, model_storage, resource, vocabulary)
 
     def in_scope(self, text: str) -> bool:

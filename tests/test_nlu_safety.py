@@ -16,6 +16,23 @@ from addons.scope_gate import AnchorIndex, ScopeGate
 TOPICS = ["dose", "session_length", "location", "multiple_sessions", "what_is_ketamine"]
 
 
+@pytest.fixture(scope="module")
+def table(tmp_path_factory) -> str:
+    """A routing table of its own (the components read their intents from it), independent of the project's."""
+    lines = [f"  {t}: {{content: {t}, category: article_topic, cues: override, ends_form: yes}}" for t in TOPICS]
+    lines += ["  greeting: {content: greeting, category: small_talk, cues: override, ends_form: no}",
+              "  medical_question: {content: medical_handoff, category: handoff, cues: never, ends_form: yes}",
+              "  ask_staff: {content: staff_handoff, category: handoff, cues: override, ends_form: yes}",
+              "  crisis: {content: crisis, category: routing, cues: never, ends_form: yes, answered_by: safety_rule}",
+              "  nlu_fallback: {content: fallback, category: routing, cues: when_unsure, ends_form: no}"]
+    roles = {"default": "fallback", "repeat": "fallback_repeat", "unavailable": "action_unavailable",
+             "callback_contact_invalid": "x", "callback_confirmed": "y", "callback_already_requested": "z"}
+    path = tmp_path_factory.mktemp("routing") / "routing.yml"
+    path.write_text("routes:\n" + "\n".join(lines) + "\ncontent_roles:\n"
+                    + "".join(f"  {k}: {v}\n" for k, v in roles.items()))
+    return str(path)
+
+
 def message(text: str, intent: str, confidence: float = 0.9) -> Message:
     m = Message(data={"text": text})
     m.set("intent", {"name": intent, "confidence": confidence}, add_to_output=True)
@@ -41,15 +58,15 @@ def test_anchor_index_does_not_match_unrelated_words(word):
 
 
 @pytest.fixture
-def gate(tmp_path) -> ScopeGate:
+def gate(tmp_path, table) -> ScopeGate:
     from rasa.engine.storage.local_model_storage import LocalModelStorage
     from rasa.engine.storage.resource import Resource
-    config = {**ScopeGate.get_default_config(), "guarded_intents": TOPICS,
+    config = {**ScopeGate.get_default_config(), "routing_table": table,
               "anchors": ["ketamine", "infusion", "clinic", "redding"], "weak_anchors": ["session", "therapy"]}
     g = ScopeGate(config, LocalModelStorage(tmp_path), Resource("gate"))
     examples = [Message(data={"text": t, "intent": i}) for t, i in [
         ("how long does it take", "session_length"), ("how many of those would I need", "multiple_sessions"),
-        ("where is your office", "location"), ("how much do you give", "dose")]]
+        ("where is your office", "location"), ("how much do you give", "dose"), ("lovely weather today", "greeting")]]
     g.train(TrainingData(examples))
     return g
 
@@ -97,25 +114,43 @@ def test_medical_lexicon_leaves_article_topics_alone(text):
     assert find_medical(text) is None
 
 
-def medical_detector() -> CueDetector:
+@pytest.fixture
+def medical_detector(table) -> CueDetector:
     return CueDetector({**CueDetector.get_default_config(), "intent": "medical_question",
-                        "lexicon": "addons.medical_lexicon.find_medical", "overridden_intents": TOPICS})
+                        "lexicon": "addons.medical_lexicon.find_medical", "routing_table": table})
 
 
-def test_a_medical_cue_turns_a_topic_into_a_medical_question():
-    m = medical_detector().process([message("what dose would I need at 250 pounds", "dose")])[0]
+def test_a_medical_cue_turns_a_topic_into_a_medical_question(medical_detector):
+    m = medical_detector.process([message("what dose would I need at 250 pounds", "dose")])[0]
     assert intent(m) == "medical_question"
 
 
-def test_an_unsure_message_is_medical_only_when_it_is_about_the_treatment_or_the_visitor():
-    d = medical_detector()
+def test_the_intents_a_cue_overrides_come_from_the_routing_table(medical_detector):
+    text = "what dose would I need at 250 pounds"
+    assert intent(medical_detector.process([message(text, "greeting")])[0]) == "medical_question"  # cues: override
+    assert intent(medical_detector.process([message(text, "crisis")])[0]) == "crisis"  # cues: never
+
+
+def test_the_old_config_lists_are_refused_with_a_pointer_to_the_table(table):
+    with pytest.raises(ValueError, match="routing.yml"):
+        CueDetector({**CueDetector.get_default_config(), "intent": "ask_staff", "overridden_intents": TOPICS})
+
+
+def test_the_scope_gate_gates_the_article_topics_of_the_table(gate):
+    assert gate.guarded == frozenset(TOPICS)
+    # a topic's words count only while it is a topic: greeting's examples were learned, but are not used
+    assert "weather" in gate.vocabulary_by_intent["greeting"] and "weather" not in gate.vocabulary
+
+
+def test_an_unsure_message_is_medical_only_when_it_is_about_the_treatment_or_the_visitor(medical_detector):
+    d = medical_detector
     assert intent(d.process([message("do I need to stop my prozac", "nlu_fallback", 0.45)])[0]) == "medical_question"
     assert intent(d.process([message("is the flu contagious", "nlu_fallback", 0.45)])[0]) == "nlu_fallback"
 
 
-def test_cost_patterns_come_from_config():
+def test_cost_patterns_come_from_config(table):
     d = CueDetector({**CueDetector.get_default_config(), "intent": "ask_staff",
-                     "patterns": [r"cost\w*", "insur\\w*"], "overridden_intents": TOPICS})
+                     "patterns": [r"cost\w*", "insur\\w*"], "routing_table": table})
     assert intent(d.process([message("what does an infusion cost", "session_length")])[0]) == "ask_staff"
     assert intent(d.process([message("how long is an infusion", "session_length")])[0]) == "session_length"
 
