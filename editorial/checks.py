@@ -17,7 +17,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 from rasa.shared.core.constants import DEFAULT_ACTION_NAMES, DEFAULT_INTENTS
 
 from clinic import content as content_module
-from editorial import yamlio
+from editorial import generated, yamlio
 from editorial.project import Example, Project, normalized
 
 ERROR = "error"
@@ -378,6 +378,48 @@ class _Checker:
                            f"in {routing_rel} and the examples in data/nlu/. Otherwise delete the entry.")
         self.check_routed_intents()
         self.check_answered_intents()
+        self.check_generated()
+        self.check_hand_written_rules()
+
+    def check_generated(self) -> None:
+        """The lists Rasa needs (domain intents, rules) must be the ones the routing table generates."""
+        table = self.p.routing
+        if table is None:
+            return
+        for d in generated.differences(self.p.root, table):
+            self.error("routing.generated_out_of_date", d.file, d.line, d.file, d.what,
+                       f"Run `{generated.COMMAND}` (it rewrites the generated parts from "
+                       f"{self.p.rel(self.p.routing_path)}), then `make validate` again.")
+
+    def check_hand_written_rules(self) -> None:
+        """The rules the table cannot generate (safety replies, no / stop in the form) must exist."""
+        table = self.p.routing
+        if table is None:
+            return
+        plain: Set[str] = set()
+        in_form: Set[str] = set()
+        for flow in self.p.flows:
+            if flow.kind != "rule":
+                continue
+            first = next((step.value for step in flow.steps if step.kind == "intent"), None)
+            if first is None:
+                continue
+            if any(c.kind == "active_loop" and c.value == generated.FORM for c in flow.condition):
+                in_form.add(first)
+            elif not flow.condition:
+                plain.add(first)
+        routing_rel = self.p.rel(self.p.routing_path)
+        for route in table:
+            if route.answered_by == "safety_rule" and route.intent not in plain:
+                self.error("routing.safety_rule_missing", "data/rules/safety.yml", None, f"intent '{route.intent}'",
+                           f"is `answered_by: safety_rule` in {routing_rel} but no rule answers it",
+                           f"Add a rule `- intent: {route.intent}` then its reply to data/rules/safety.yml.")
+            if route.ends_form and route.answered_by != "utter_answer" and route.intent not in in_form:
+                self.error("routing.form_rule_missing", "data/rules/callback_form.yml", None,
+                           f"intent '{route.intent}'",
+                           f"has `ends_form: yes` in {routing_rel} but no rule ends the callback form for it",
+                           f"Add a rule with `condition: - active_loop: {generated.FORM}` whose steps start with "
+                           f"`- intent: {route.intent}` to data/rules/callback_form.yml (copy the crisis one).")
 
     def check_routed_intents(self) -> None:
         """Every intent of the domain has a line in the routing table (else it would get the fallback)."""
@@ -431,7 +473,8 @@ class _Checker:
                 self.error("nlu.unknown_intent", example.file, example.line, f"intent '{example.intent}'",
                            f"has examples but is not listed under `intents:` in {self.p.domain_file_rel()}"
                            + self.did_you_mean(example.intent, domain_intents),
-                           "Add the intent to the domain, or correct the intent name.")
+                           f"Correct the intent name, or add a line for it to {self.p.rel(self.p.routing_path)} "
+                           f"and run `{generated.COMMAND}`.")
         for text, examples in by_text.items():
             intents = sorted({e.intent for e in examples})
             places = ", ".join(f"{e.intent} ({e.file}:{e.line})" for e in examples)
