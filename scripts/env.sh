@@ -2,7 +2,9 @@
 # Secrets are never in the repository: when RASA_AUTH_TOKEN or SESSION_SECRET is
 # unset, one is generated once and kept in the git-ignored .env file.
 # Values already in the environment win over .env.
+umask 077  # everything these scripts create is the owner's only (var/, databases, logs, .env)
 if [ -f .env ]; then
+  chmod 600 .env
   while IFS='=' read -r key value; do
     case "$key" in ''|\#*) continue ;; esac
     [ -n "${!key+set}" ] || export "$key=$value"
@@ -19,4 +21,4 @@ for name in RASA_AUTH_TOKEN SESSION_SECRET; do
   fi
 done
 . scripts/defaults.sh
-mkdir -p var
+mkdir -p var && chmod 700 var

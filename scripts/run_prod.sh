@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The production profile on one host (`make run-prod`): two Rasa servers (5005 and
-# 5006), the action server (5055) and the web app (8080), all on the PostgreSQL and
-# Redis named by TRACKER_DB_URL, CLINIC_DB_URL and REDIS_URL. Ctrl-C stops them all.
-# Same code and files as `make run`; only environment variables differ.
+# The production profile on one host (`make run-prod`): nginx (8000) in front of two Rasa
+# servers (5005 and 5006), the action server (5055) and the web app (8080), all on the
+# PostgreSQL and Redis named by TRACKER_DB_URL, CLINIC_DB_URL and REDIS_URL, kept running
+# by scripts/supervise.py (a process that stops is started again; the others keep serving).
+# Ctrl-C stops them all. Same code and files as `make run`; only environment variables differ.
 # docs/PRODUCTION.md explains every variable and how to spread the parts over hosts.
 #
 # Settings come from the environment, then from .env (ENV_FILE) for what the
@@ -10,6 +11,7 @@
 # secret or a non-production store is refused with a message saying what to set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+umask 077
 
 ENV_FILE=${ENV_FILE:-.env}
 if [ -f "$ENV_FILE" ]; then
@@ -41,6 +43,16 @@ case "${REDIS_URL:-}" in
   "") refuse "REDIS_URL is not set: several Rasa servers share conversation locks in Redis (redis://host:6379/1)." ;;
   *) refuse "REDIS_URL is not a redis:// or rediss:// URL." ;;
 esac
+# Debug records carry visitors' messages: never in production.
+[ "${LOG_LEVEL:-}" != "DEBUG" ] && [ "${LOG_LEVEL:-}" != "debug" ] || refuse "LOG_LEVEL=DEBUG is refused in production: debug logging writes visitors' messages to the logs."
+case " ${RASA_ARGS:-} " in
+  *" --debug "*|*" -vv "*) refuse "RASA_ARGS asks for debug logging (--debug/-vv): refused in production, it writes visitors' messages to the logs." ;;
+esac
+case "${NGINX:-on}" in
+  0|off|no|false) ;;
+  *) { [ -n "${NGINX_BIN:-}" ] || command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1 || \
+       refuse "nginx is not installed (the load balancer in front of the Rasa servers): apt-get install nginx (scripts/system_deps.sh), or NGINX=off behind a balancer of your own." ;;
+esac
 if [ ${#problems[@]} -gt 0 ]; then
   echo "Production profile not started:" >&2
   printf '  - %s\n' "${problems[@]}" >&2
@@ -48,11 +60,16 @@ if [ ${#problems[@]} -gt 0 ]; then
   exit 2
 fi
 
+export CLINIC_PROFILE=production
+export NGINX_PORT="${NGINX_PORT:-8000}" WEB_PORT="${WEB_PORT:-8080}"
+# Browsers reach everything through nginx: the widget connects to it, and pages it serves
+# have its origin (also the web app's own, for a look without the balancer).
+export WIDGET_RASA_URL="${WIDGET_RASA_URL:-http://127.0.0.1:$NGINX_PORT}"
+export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://127.0.0.1:$NGINX_PORT,http://localhost:$NGINX_PORT,http://127.0.0.1:$WEB_PORT,http://localhost:$WEB_PORT}"
 . scripts/defaults.sh
 export RASA_PORT_2="${RASA_PORT_2:-5006}"
-MODEL=${MODEL:-models}
-LOG_DIR=${LOG_DIR:-var}
-mkdir -p var "$LOG_DIR"
+export MODEL=${MODEL:-models}
+mkdir -p var && chmod 700 var
 
 # Fail now, with the reason, rather than let Rasa wait for a database forever.
 .venv/bin/python - <<'PY' || exit 3
@@ -77,32 +94,5 @@ if bad:
     sys.exit("Production profile not started:\n  - " + "\n  - ".join(bad))
 PY
 
-pids=()
-stop() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; echo "Stopped."; }
-trap stop INT TERM EXIT
-
-.venv/bin/python -m actions.server --port "$ACTION_PORT" & pids+=($!)
-for port in "$RASA_PORT" "$RASA_PORT_2"; do
-  .venv/bin/rasa run --enable-api --auth-token "$RASA_AUTH_TOKEN" --port "$port" \
-    --interface "${RASA_HOST:-0.0.0.0}" --cors $(echo "$ALLOWED_ORIGINS" | tr ',' ' ') \
-    --credentials credentials.yml --endpoints endpoints.yml --model "$MODEL" \
-    --log-file "$LOG_DIR/rasa-$port.log" ${RASA_ARGS:-} & pids+=($!)
-done
-.venv/bin/python -m webapp --port "$WEB_PORT" & pids+=($!)
-
-.venv/bin/python scripts/wait_ready.py "http://127.0.0.1:$RASA_PORT/status?token=$RASA_AUTH_TOKEN" \
-  "http://127.0.0.1:$RASA_PORT_2/status?token=$RASA_AUTH_TOKEN" \
-  "http://127.0.0.1:$ACTION_PORT/health" "http://127.0.0.1:$WEB_PORT/healthz"
-cat <<MSG
-
-  Clinic assistant is running (production profile).
-    Rasa servers:   http://127.0.0.1:$RASA_PORT  and  http://127.0.0.1:$RASA_PORT_2
-                    (put a load balancer in front of both; the widget uses WIDGET_RASA_URL)
-    Action server:  http://127.0.0.1:$ACTION_PORT
-    Web app:        http://127.0.0.1:$WEB_PORT/   staff console: http://127.0.0.1:$WEB_PORT/staff/
-    Conversations:  PostgreSQL ${TRACKER_DB_URL##*@}   locks: Redis ${REDIS_URL##*@}
-  Ctrl-C stops everything.
-
-MSG
-wait -n "${pids[@]}"
-echo "A process exited; stopping the others." >&2
+# The supervisor takes over this process, so Ctrl-C reaches it (and only it).
+exec .venv/bin/python -m scripts.supervise prod

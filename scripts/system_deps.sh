@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs and starts what the full test suite needs from Debian's packages:
-# Chromium (browser tests), PostgreSQL 15 and Redis 7 (production-profile tests).
+# Chromium (browser tests), PostgreSQL 15 and Redis 7 (production-profile tests), nginx
+# (the load balancer `make run-prod` starts in front of the Rasa servers: deploy/nginx/).
 # Idempotent; needs root (CI runs as root). Prints what it could not do.
 set -u
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1 || need+=(nginx)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing ${need[*]} from Debian's packages..."
@@ -30,4 +32,4 @@ for db in clinic_test_tracker clinic_test_app; do
 done
 # Redis on 127.0.0.1:6379.
 redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir /tmp >/dev/null
-echo "System services ready: chromium, PostgreSQL, Redis."
+echo "System services ready: chromium, PostgreSQL, Redis, nginx."

@@ -196,13 +196,14 @@ def test_run_prod_starts_two_rasa_servers_and_ctrl_c_stops_everything(databases,
     from tests.conftest import free_port
     from tests.prod.conftest import REDIS_URL, model_settled, redis_prefix
 
-    ports = {name: str(free_port()) for name in ("RASA_PORT", "RASA_PORT_2", "ACTION_PORT", "WEB_PORT")}
+    ports = {name: str(free_port()) for name in ("RASA_PORT", "RASA_PORT_2", "ACTION_PORT", "WEB_PORT",
+                                                 "NGINX_PORT")}
     env = {k: v for k, v in os.environ.items() if k not in GOOD}
     env.update(ports, ENV_FILE="/dev/null", RASA_AUTH_TOKEN="run-prod-test-" + os.urandom(12).hex(),
                SESSION_SECRET=os.urandom(24).hex(), TRACKER_DB_URL=databases.create("runprod_tracker"),
                CLINIC_DB_URL=databases.create("runprod_clinic"), REDIS_URL=REDIS_URL,
                REDIS_LOCK_PREFIX=redis_prefix(), MODEL="models/clinic.tar.gz", READY_TIMEOUT="240",
-               LOG_DIR=str(tmp_path))
+               LOG_DIR=str(tmp_path), NGINX_DIR=str(tmp_path / "nginx"))
     env.pop("ALLOWED_ORIGINS", None)
     log = tmp_path / "run_prod.log"
     model_settled()
@@ -216,8 +217,9 @@ def test_run_prod_starts_two_rasa_servers_and_ctrl_c_stops_everything(databases,
             time.sleep(0.5)
         members = subprocess.run(["ps", "-o", "pid=", "-g", str(proc.pid)], capture_output=True,
                                  text=True).stdout.split()
-        assert len(members) >= 5  # the script, the action server, two Rasa servers, the web app
-        for port in (ports["RASA_PORT"], ports["RASA_PORT_2"]):
+        # the supervisor, the action server, two Rasa servers, the web app, nginx (and its workers)
+        assert len(members) >= 7
+        for port in (ports["RASA_PORT"], ports["RASA_PORT_2"], ports["NGINX_PORT"]):
             r = requests.post(f"http://127.0.0.1:{port}/webhooks/rest/webhook",
                               json={"sender": f"runprod-{port}", "message": "where is the clinic"}, timeout=30)
             assert r.status_code == 200 and r.json()[0]["text"], r.text
