@@ -26,7 +26,7 @@ from rasa.shared.core.events import BotUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from addons import action_calls, rasa_speedups
+from addons.rasa_patches import action_calls, speedups
 from clinic.content import ApprovedContent
 from clinic.routing import RoutingTable
 
@@ -49,7 +49,7 @@ class ApprovedContentNLG(TemplatedNaturalLanguageGenerator):
         # The first project code Rasa runs: also where the measured fixes for Rasa's
         # per-message overhead go in (docs/PERFORMANCE.md).
         action_calls.install_cached_validator()
-        rasa_speedups.install()
+        speedups.install()
 
     @property
     def responses(self) -> Dict[Text, List[Dict[Text, Any]]]:

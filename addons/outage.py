@@ -17,7 +17,8 @@ So the channels (``addons.rest_channel``, ``addons.socketio_channel``) handle a
 visitor's message through :func:`guarded`. Inside it, the tracker store
 (``addons.stores.EnvSQLTrackerStore``), after retrying briefly, raises
 :class:`MessageAborted`, a ``BaseException`` like ``asyncio.CancelledError``,
-so that ``FailSafeTrackerStore`` cannot turn it into a fresh conversation. The
+so that ``FailSafeTrackerStore`` cannot turn it into a fresh conversation (the
+Rasa patch ``addons/rasa_patches/failsafe_bypass.py``). The
 message is not handled at all (nothing is guessed, nothing half-saved) and the
 visitor gets the approved ``action_unavailable`` reply (try again, the
 clinic's phone and e-mail, 988 and 911). Outside a channel (the HTTP API) the
@@ -34,25 +35,14 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 
 from rasa.core.channels.channel import UserMessage
 
-logger = logging.getLogger(__name__)
+from addons.rasa_patches import failsafe_bypass
+from addons.rasa_patches.failsafe_bypass import MessageAborted
 
+logger = logging.getLogger(__name__)
 
 
 class StoreUnavailable(Exception):
     """The conversation store could not be reached, even after brief retries."""
-
-
-class MessageAborted(BaseException):
-    """Raised instead of :class:`StoreUnavailable` while a channel handles a visitor's message.
-
-    A ``BaseException`` on purpose: it must pass ``FailSafeTrackerStore`` (which
-    catches ``Exception``). Only :func:`guarded` raises the scope in which it can
-    occur, and it catches it.
-    """
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
 
 
 @dataclass
@@ -107,6 +97,7 @@ def guarded(
     503 (a store is unavailable: try again) or 500 (an unexpected error, logged).
     """
 
+    failsafe_bypass.check()  # a channel starts: refuse a Rasa the bypass was not written for
     try:
         polite_text()  # load it now: an outage is no time to find a broken file
     except Exception:  # the response generator reports a broken content file at model load

@@ -12,10 +12,9 @@ its URL and reply format and adds:
   string). Anything else gets ``400 {"error": "..."}`` saying what is wrong.
 * a message starting with "/" must be a plain quick-reply payload (``/what_is_ketamine``),
   not Rasa's ``/restart``, ``/back``, ``/session_start`` or ``/intent{"entity": ...}``.
-* the message loses control and invisible formatting characters (NUL, escape
-  sequences, bidirectional overrides; tab and newline stay, and the zero-width
-  joiners emoji and some scripts need), is cut to ``MAX_MESSAGE_CHARS``
-  (default 2000, as the Socket.IO channel) and must keep some text.
+* the message is cleaned as on the Socket.IO channel (``addons/channel_input.py``:
+  control and invisible formatting characters dropped, cut to ``MAX_MESSAGE_CHARS``)
+  and must keep some text.
 * other fields (``metadata``, ``input_channel``, ``?stream=true``) are ignored.
 * when the conversation store or the lock store is unavailable, or the model is
   not loaded yet, the visitor gets the approved ``action_unavailable`` reply
@@ -34,9 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import unicodedata
 from typing import Any, Awaitable, Callable, Optional, Text, Tuple, Union
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -46,42 +43,12 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from addons import outage
+from addons.channel_input import clean_text, payload_problem
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS = int(os.environ.get("MAX_MESSAGE_CHARS", 2000))
 SENDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}")
-# Kept although they are "format" characters: emoji sequences and several scripts need them.
-KEPT_FORMAT = frozenset("\u200c\u200d")
 USAGE = 'send a JSON object: {"sender": "<conversation id>", "message": "<text>"}'
-# A message starting with "/" is an intent payload for Rasa, not text. Quick replies
-# (approved content's buttons, the widget's first message) are "/intent"; Rasa's control
-# intents would let anyone restart or rewind a conversation, and "/intent{...}" would
-# let a visitor pass entities: both refused.
-PAYLOAD = re.compile(r"/[a-z_]+")
-CONTROL_INTENTS = frozenset({"restart", "back", "session_start"})
-
-
-def clean_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """``text`` without control, surrogate and invisible formatting characters, trimmed and cut to ``limit``."""
-    kept = []
-    for ch in text:
-        category = unicodedata.category(ch)
-        if ch in "\n\t":
-            kept.append(ch)
-        elif category in ("Cc", "Cs") or (category == "Cf" and ch not in KEPT_FORMAT):
-            continue
-        else:
-            kept.append(ch)
-    return "".join(kept).strip()[:limit].strip()
-
-
-def payload_problem(text: str) -> Optional[str]:
-    """Why a message starting with "/" is refused, or None (see ``PAYLOAD``)."""
-    if not text.startswith("/") or (PAYLOAD.fullmatch(text) and text[1:] not in CONTROL_INTENTS):
-        return None
-    return ('"message" starts with "/", which is kept for quick-reply payloads such as /what_is_ketamine; '
-            "write the question without it")
 
 
 def parse_body(body: bytes) -> Union[Tuple[str, str], str]:

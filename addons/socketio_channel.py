@@ -1,11 +1,20 @@
-"""Socket.IO channel for the website widget, with Rasa 3.6.21's persistence bug fixed.
+"""Socket.IO channel for the website widget: Rasa 3.6.21's own, with its room bug fixed and its input checked.
 
-Rasa 3.6.21 calls ``sio.enter_room(...)`` without ``await``; with
-python-socketio 5.10 and newer that is a coroutine, so the browser never joins
-its session's room and every bot reply is lost when ``session_persistence`` is
-on. This subclass awaits it. It also checks what a browser sends (a message
-must be text of a sensible length, the session id a short token), and only
-accepts connections from the clinic's own site origins.
+Rasa's ``SocketIOInput.blueprint`` builds the Socket.IO server and its
+handlers; this subclass calls it and then changes only what it must:
+
+* the ``session_request`` handler gets the ``await`` Rasa 3.6.21 forgets
+  (``addons/rasa_patches/socketio_rooms.py``), without which every bot reply
+  is lost when ``session_persistence`` is on;
+* before Rasa's ``user_uttered`` handler runs, the browser's data is checked (a
+  dict, a session id that is a short token, text cleaned as on the REST channel:
+  ``addons/channel_input.py``); anything else gets an ``error`` event;
+* connections are accepted only from the clinic's site origins
+  (``ALLOWED_ORIGINS``), in packets of at most 64 KB;
+* a store outage gets the polite reply (``addons/outage.py``).
+
+Rasa's ``connect`` handler (``jwt_key``), its ``metadata_key`` handling and its
+message handling are its own.
 
 ``credentials.yml``::
 
@@ -15,98 +24,76 @@ accepts connections from the clinic's own site origins.
 
 from __future__ import annotations
 
+import json
 import logging
-import os
-import re
-import uuid
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, List, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
-from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
-from sanic import Blueprint, response
-from sanic.request import Request
-from socketio import AsyncServer
+from rasa.core.channels.socketio import SocketIOInput
+from sanic import Blueprint
 
 from addons import outage
-from addons.rest_channel import payload_problem
+from addons.channel_input import clean_text, payload_problem
+from addons.rasa_patches import socketio_rooms
+from clinic import settings
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS = int(os.environ.get("MAX_MESSAGE_CHARS", 2000))
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-DEFAULT_ORIGINS = "http://localhost:8080,http://127.0.0.1:8080"
+MAX_PACKET_BYTES = 64 * 1024
 
 
 def allowed_origins() -> List[str]:
     """The site origins allowed to open the widget's connection (``ALLOWED_ORIGINS``)."""
-    raw = os.environ.get("ALLOWED_ORIGINS", DEFAULT_ORIGINS)
-    return [o.strip().rstrip("/") for o in raw.split(",") if o.strip()]
+    return settings.get_list("ALLOWED_ORIGINS")
 
 
-def clean_message(data: Any) -> Optional[str]:
-    """The visitor's text if ``data`` is a well-formed message, else None."""
-    if not isinstance(data, dict):
-        return None
-    text = data.get("message")
-    if not isinstance(text, str):
-        return None
-    text = "".join(ch for ch in text if ch.isprintable() or ch in "\n\t").strip()
-    return text[:MAX_MESSAGE_CHARS]
+def message_problem(data: Any, metadata_key: Optional[Text], session_persistence: bool) -> Optional[str]:
+    """Why the data of a ``user_uttered`` event is refused, or None."""
+    if not isinstance(data, dict) or not isinstance(data.get("message"), str):
+        return "message must be non-empty text"
+    if session_persistence and not socketio_rooms.valid_session_id(data.get("session_id")):
+        return "session_request first"
+    metadata = data.get(metadata_key) if metadata_key else None
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            return f"{metadata_key} must be a JSON object"
+    if metadata is not None and not isinstance(metadata, dict):
+        return f"{metadata_key} must be a JSON object"
+    if not clean_text(data["message"]):
+        return "message must be non-empty text"
+    return payload_problem(clean_text(data["message"]))
 
 
 class ClinicSocketIOInput(SocketIOInput):
-    """Rasa's Socket.IO channel, fixed and hardened: see the module docstring."""
+    """Rasa's Socket.IO channel, fixed and checked: see the module docstring."""
 
     @classmethod
     def name(cls) -> Text:
         return "socketio"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=allowed_origins(),
-                          max_http_buffer_size=64 * 1024)
-        webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
-        self.sio = sio
-        guarded_on_new_message = outage.guarded(on_new_message)
+        socketio_rooms.check()
+        webhook = super().blueprint(outage.guarded(on_new_message))
+        sio = self.sio
+        assert sio is not None  # set by Rasa's blueprint()
+        # Rasa passes cors_allowed_origins=[] (any origin); the widget's origins only, and small packets.
+        sio.eio.cors_allowed_origins = allowed_origins()
+        sio.eio.max_http_buffer_size = MAX_PACKET_BYTES
+        socketio_rooms.install(self, sio)
 
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> Any:
-            return response.json({"status": "ok"})
+        namespace = self.namespace or "/"
+        rasa_handle_message = sio.handlers[namespace][self.user_message_evt]
 
-        @sio.on("connect", namespace=self.namespace)
-        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
-            return True
-
-        @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Any = None) -> None:  # None: an emit without data
-            session_id = data.get("session_id") if isinstance(data, dict) else None
-            if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
-                session_id = uuid.uuid4().hex
-            if self.session_persistence:
-                await sio.enter_room(sid, session_id)  # the fix: Rasa 3.6.21 forgets `await`
-            await sio.emit("session_confirm", session_id, room=sid)
-
-        @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: Text, data: Any = None) -> None:  # None: an emit without data
-            output = SocketIOOutput(sio, self.bot_message_evt)
-            if self.session_persistence:
-                session_id = data.get("session_id") if isinstance(data, dict) else None
-                if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
-                    await sio.emit("error", {"error": "session_request first"}, room=sid)
-                    return
-                if session_id not in sio.rooms(sid, namespace=self.namespace):
-                    await sio.enter_room(sid, session_id)
-                sender_id = session_id
-            else:
-                sender_id = sid
-            text = clean_message(data)
-            if not text:
-                await sio.emit("error", {"error": "message must be non-empty text"}, room=sid)
+            problem = message_problem(data, self.metadata_key, self.session_persistence)
+            if problem:
+                await sio.emit("error", {"error": problem}, room=sid)
                 return
-            if payload_problem(text):  # Rasa's /restart, /back, /intent{...}: see addons/rest_channel.py
-                await sio.emit("error", {"error": payload_problem(text)}, room=sid)
-                return
-            message = UserMessage(text, output, sender_id, input_channel=self.name(), metadata={})
-            # A polite reply instead of silence when a store is down (addons/outage.py).
-            await guarded_on_new_message(message)
+            if self.session_persistence and data["session_id"] not in sio.rooms(sid, namespace=self.namespace):
+                await sio.enter_room(sid, data["session_id"])  # a reconnected browser that skipped session_request
+            await rasa_handle_message(sid, {**data, "message": clean_text(data["message"])})
 
+        sio.on(self.user_message_evt, namespace=self.namespace)(handle_message)
         return webhook

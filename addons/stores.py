@@ -33,7 +33,6 @@ import contextvars
 import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Optional, Text, Tuple, TypeVar
@@ -47,11 +46,10 @@ from rasa.core.utils import number_of_sanic_workers
 from sqlalchemy.engine import make_url
 
 from addons import outage
+from addons.rasa_patches import sql_tracker_store
+from clinic import settings
 
 logger = logging.getLogger(__name__)
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_TRACKER_DB_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'rasa.db'}"
 
 T = TypeVar("T")
 
@@ -68,11 +66,11 @@ _failed_retrieve: contextvars.ContextVar[frozenset] = contextvars.ContextVar("cl
 
 
 def tracker_db_url() -> str:
-    return os.environ.get("TRACKER_DB_URL") or DEFAULT_TRACKER_DB_URL
+    return settings.get("TRACKER_DB_URL")
 
 
 def _retry_seconds() -> float:
-    return float(os.environ.get("TRACKER_DB_RETRY_SECONDS", 2))
+    return settings.get_float("TRACKER_DB_RETRY_SECONDS")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -88,24 +86,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _event_row(sender_id: Text, event: Any) -> dict:
-    """The ``events`` row Rasa's SQLTrackerStore writes for ``event``."""
-    data = event.as_dict()
-    return {
-        "sender_id": sender_id,
-        "type_name": event.type_name,
-        "timestamp": data.get("timestamp"),
-        "intent_name": data.get("parse_data", {}).get("intent", {}).get("name"),
-        "action_name": data.get("name"),
-        "data": json.dumps(data),
-    }
-
-
 class EnvSQLTrackerStore(SQLTrackerStore):
     """Rasa's SQL tracker store, pointed at ``TRACKER_DB_URL``, that rides out short outages."""
 
     def __init__(self, host: Optional[Text] = None, domain: Any = None, event_broker: Any = None,
                  **kwargs: Any) -> None:
+        sql_tracker_store.check()
         url = make_url(tracker_db_url())
         if url.drivername.startswith("sqlite"):
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -127,25 +113,18 @@ class EnvSQLTrackerStore(SQLTrackerStore):
             # keeps an unreachable host from blocking the server for long.
             engine_kwargs = create_engine_kwargs(self.engine.url)
             connect_args = dict(engine_kwargs.pop("connect_args", {}))
-            connect_args.setdefault("connect_timeout", int(os.environ.get("TRACKER_DB_CONNECT_TIMEOUT", 3)))
-            self._replace_engine(pool_pre_ping=True, connect_args=connect_args, **engine_kwargs)
+            connect_args.setdefault("connect_timeout", settings.get_int("TRACKER_DB_CONNECT_TIMEOUT"))
+            sql_tracker_store.rebuild_engine(self, pool_pre_ping=True, connect_args=connect_args, **engine_kwargs)
         elif self.engine.dialect.name == "sqlite":
             # SQLAlchemy 1.4 gives file SQLite a NullPool (a new connection for every
             # read and write) and the rollback journal fsyncs several times per commit,
             # inside the event loop: 22 ms per message. One kept-open connection in WAL
             # mode with synchronous=NORMAL: 3 ms (docs/PERFORMANCE.md). Only the event
             # loop's thread uses the store, so check_same_thread=False is safe.
-            self._replace_engine(poolclass=sa.pool.QueuePool, pool_size=1, max_overflow=4,
-                                 connect_args={"check_same_thread": False})
+            sql_tracker_store.rebuild_engine(self, poolclass=sa.pool.QueuePool, pool_size=1, max_overflow=4,
+                                             connect_args={"check_same_thread": False})
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._fail_fast_until = 0.0
-
-    def _replace_engine(self, **engine_kwargs: Any) -> None:
-        """Rasa's engine for the same URL, built again with ``engine_kwargs``."""
-        url = self.engine.url
-        self.engine.dispose()
-        self.engine = sa.create_engine(url, **engine_kwargs)
-        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def _retrying(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
         """Run ``attempt`` until it succeeds or the retry budget is spent."""
@@ -188,18 +167,8 @@ class EnvSQLTrackerStore(SQLTrackerStore):
         if tracker.sender_id in _failed_retrieve.get():
             raise outage.StoreUnavailable(f"not saving '{tracker.sender_id}': it could not be read in this request")
         # Safe to repeat: a save appends only the events the database does not have yet.
-        await self._retrying("save", lambda: self._append_new_events(tracker))
-
-    async def _append_new_events(self, tracker: Any) -> None:
-        """Rasa's ``SQLTrackerStore.save`` with one multi-row INSERT instead of one ORM object
-        per event: the same rows, without the ORM's per-object bookkeeping (a tenth of the
-        server's CPU per message under load, docs/PERFORMANCE.md)."""
-        await self.stream_events(tracker)
-        with self.session_scope() as session:
-            rows = [_event_row(tracker.sender_id, event) for event in self._additional_events(session, tracker)]
-            if rows:
-                session.execute(self.SQLEvent.__table__.insert(), rows)
-            session.commit()
+        # Rasa's save, one INSERT for the new rows (addons/rasa_patches/sql_tracker_store.py).
+        await self._retrying("save", lambda: sql_tracker_store.append_new_events(self, tracker))
 
 
 # --- locks ------------------------------------------------------------------------------------
@@ -274,7 +243,7 @@ class EnvLockStore:
     """Factory: an atomic Redis lock store when ``REDIS_URL`` is set, else an in-memory one."""
 
     def __new__(cls, endpoint_config: Any = None) -> LockStore:  # type: ignore[misc]
-        redis_url = os.environ.get("REDIS_URL")
+        redis_url = settings.get("REDIS_URL")
         if not redis_url:
             if number_of_sanic_workers(endpoint_config) > 1:
                 # Rasa accepts several workers with any custom lock store; in-memory locks
@@ -290,5 +259,5 @@ class EnvLockStore:
             username=url.username,
             password=url.password,
             use_ssl=url.drivername == "rediss",
-            key_prefix=os.environ.get("REDIS_LOCK_PREFIX", "clinic"),
+            key_prefix=settings.get("REDIS_LOCK_PREFIX"),
         )

@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
 
-from addons import action_calls
+from addons.rasa_patches import action_calls
 
 GOOD = {"events": [{"event": "slot", "name": "x", "value": 1}],
         "responses": [{"text": "hi", "content_id": "greeting"}]}

@@ -1,4 +1,4 @@
-"""addons/rasa_speedups.py returns exactly what Rasa's own methods return."""
+"""addons/rasa_patches/speedups.py returns exactly what Rasa's own methods return."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import rasa.shared.utils.common
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
 
-from addons import rasa_speedups
+from addons.rasa_patches import speedups as rasa_speedups
 
 MODEL = Path(__file__).resolve().parent.parent / "models" / "clinic.tar.gz"
 

@@ -13,9 +13,10 @@ types), its ``whichmodule`` is replaced by one that answers from an index of
 every loaded module's namespace, built once and rebuilt when modules were
 added, checked with the original's own ``getattr`` test, and falling back to
 the original scan for anything the index does not resolve. The trusted-type
-lists come out identical (checked: bench/skops_check.py). It must run before
-``skops.io`` is imported (it does nothing useful afterwards); nothing happens
-when it is merely imported.
+lists come out identical (checked: bench/skops_check.py, tests/test_fast_skops.py).
+It must run before ``skops.io`` is imported (it does nothing useful afterwards);
+nothing happens when it is merely imported. Written for Rasa 3.6.21 and the
+skops 0.9 it installs (``install()`` refuses another Rasa).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import importlib.abc
 import sys
 from types import ModuleType
 from typing import Any, Dict, Optional
+
+from addons.rasa_patches import require
 
 UTILS = "skops.io._utils"
 
@@ -90,6 +93,7 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
 
 
 def install() -> None:
+    require("skops_import")
     if UTILS in sys.modules:
         _patch(sys.modules[UTILS])  # helps only if skops.io's trusted types are not computed yet
         return

@@ -25,7 +25,8 @@ small, behaviour-preserving replacement of one method:
     error handling are Rasa's own.
 
 ``install()`` applies both; each is idempotent. The module changes nothing when
-it is merely imported.
+it is merely imported. Written for Rasa 3.6.21 (each refuses another:
+addons/rasa_patches/__init__.py).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ import asyncio
 import logging
 import weakref
 from typing import Any, Dict, Optional, Text
+
+from addons.rasa_patches import require
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ _installed: set = set()
 def install_cached_validator() -> None:
     if "validator" in _installed:
         return
+    require("action_calls")
     from jsonschema.exceptions import best_match
     from jsonschema.validators import validator_for
     from rasa.core.actions.action import RemoteAction
@@ -76,6 +80,7 @@ def install_cached_validator() -> None:
 def install_keepalive() -> None:
     if "keepalive" in _installed:
         return
+    require("action_calls")
     import aiohttp
     from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
     from rasa.utils.endpoints import EndpointConfig

@@ -15,6 +15,7 @@ of its busy time:
 
 Both return exactly what Rasa's own code returns (tests/test_rasa_speedups.py).
 ``install()`` is idempotent; the module changes nothing when merely imported.
+Written for Rasa 3.6.21 (``install()`` refuses another: addons/rasa_patches/__init__.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Any, Dict, List, Optional, Text, Tuple, Type
 import rasa.shared.utils.common
 from rasa.engine.graph import GraphSchema
 from rasa.shared.core.events import Event
+
+from addons.rasa_patches import require
 
 _original_minimal_graph_schema = GraphSchema.minimal_graph_schema
 _original_resolve_by_type = Event.resolve_by_type
@@ -56,6 +59,7 @@ def _resolve_by_type(type_name: Text, default: Optional[Type[Event]] = None) -> 
 
 def install() -> None:
     """Put both in place (idempotent)."""
+    require("speedups")
     GraphSchema.minimal_graph_schema = _minimal_graph_schema  # type: ignore[assignment]
     Event.resolve_by_type = staticmethod(_resolve_by_type)  # type: ignore[assignment]
 
