@@ -131,6 +131,6 @@ def side_by_side(servers: Dict[str, Tuple[Dict[str, Any], Path]],
 
 
 # The fix docs/PERFORMANCE.md measured but did not wire in, as a variant spec (``--with-fixes``):
-# the kept-alive session to the action server (addons/action_calls.py). The others it
+# the kept-alive session to the action server (addons/rasa_patches/action_calls.py). The others it
 # recommended (cached validator, fast_skops, tuned SQLite) are in the project now.
-RECOMMENDED: Dict[str, Any] = {"patches": ["addons.action_calls"]}
+RECOMMENDED: Dict[str, Any] = {"patches": ["addons.rasa_patches.action_calls"]}

@@ -14,7 +14,7 @@ Variants (nothing in the project is edited; see docs/PERFORMANCE.md):
 
   baseline          the project as configured, against itself (the noise floor)
   localhost         ACTION_SERVER_URL with ``localhost`` instead of 127.0.0.1
-  keepalive         addons/action_calls.py: one kept-alive aiohttp session for action calls
+  keepalive         addons/rasa_patches/action_calls.py: one kept-alive aiohttp session for action calls
   no_access_log     SANIC_ACCESS_LOG=false for the Rasa server
   orm_save          the tracker store saving with Rasa's own ORM code (one object per
                     event) instead of the project's multi-row INSERT
@@ -49,7 +49,7 @@ from bench.stack import ROOT, Stack, tree_rss
 VARIANTS: Dict[str, Dict[str, Any]] = {
     "baseline": {},
     "localhost": {"action_host": "localhost"},
-    "keepalive": {"patches": ["addons.action_calls:install_keepalive"]},
+    "keepalive": {"patches": ["addons.rasa_patches.action_calls:install_keepalive"]},
     "no_access_log": {"rasa_env": {"SANIC_ACCESS_LOG": "false"}},
     "orm_save": {"store": "bench.variants.OrmSaveTrackerStore"},
     "memory_store": {"store": None},

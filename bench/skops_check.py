@@ -1,9 +1,9 @@
-"""``python -m bench.skops_check``: addons/fast_skops.py gives skops the same trusted types, faster.
+"""``python -m bench.skops_check``: addons/rasa_patches/skops_import.py gives skops the same trusted types, faster.
 
 Runs two fresh interpreters that first import what a Rasa server has loaded
 by the time its model loads (TensorFlow, Rasa's agent and server, Sanic,
 aiohttp), then ``import skops.io``: one as is, one with
-``addons.fast_skops.install()`` first. Prints both import times and whether
+``addons.rasa_patches.skops_import.install()`` first. Prints both import times and whether
 skops' trusted-type lists are identical; exits 1 if they are not.
 """
 
@@ -22,8 +22,8 @@ import json, sys, time
 sys.path.insert(0, {root!r})
 import tensorflow, rasa.core.agent, rasa.core.run, sanic, aiohttp  # noqa: F401  (a Rasa server's modules)
 if {patched!r}:
-    import addons.fast_skops
-    addons.fast_skops.install()
+    import addons.rasa_patches.skops_import
+    addons.rasa_patches.skops_import.install()
 t0 = time.perf_counter()
 import skops.io  # noqa: F401
 seconds = time.perf_counter() - t0

@@ -1,4 +1,4 @@
-"""The start-up fix for skops (addons/fast_skops.py), installed by importing any addon:
+"""The start-up fix for skops (addons/rasa_patches/skops_import.py), installed by importing any addon:
 skops must trust exactly the same types with it as without it."""
 
 from __future__ import annotations
