@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.console.conftest import PASSWORD, in_browser, seed_tracker
-from tests.console.test_analytics import conversations, seed_clinic
+from tests.console.test_analytics import clinic_tables, conversations, seed_clinic
 
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 
@@ -22,6 +22,7 @@ def app(webapp_factory, tmp_path_factory):
                          INBOX_TRAINING_FILE=str(tmp_path_factory.mktemp("nlu") / "nlu" / "reviewed_inbox.yml"))
     seed_tracker(app.tracker_path, conversations())
     seed_clinic(app.clinic_url)
+    clinic_tables(app.clinic_url)
     app.account("nurse", "staff")
     return app
 

@@ -25,6 +25,7 @@ import yaml
 
 from tests.conftest import MODEL, ROOT, make_stack
 from tests.console.conftest import PASSWORD, StaffClient, bot, loop, seed_tracker, slot, user
+from tests.console.test_analytics import clinic_tables
 
 LA = zoneinfo.ZoneInfo("America/Los_Angeles")
 
@@ -285,6 +286,7 @@ def inbox_app(webapp_factory, tmp_path_factory):
     app = webapp_factory(INBOX_ENCODER="ngram",
                          INBOX_TRAINING_FILE=str(project / "data" / "nlu" / "reviewed_inbox.yml"))
     seed_tracker(app.tracker_path, INBOX_CONVERSATIONS)
+    clinic_tables(app.clinic_url)
     app.account("ed", "staff")
     app.project = project
     return app
@@ -418,6 +420,7 @@ def test_an_assignment_is_learned_after_make_reload(assistant):
     assert before and before[0] in ("fallback", "out_of_scope"), before
 
     # 2. An editor finds it in the inbox and assigns the topic.
+    clinic_tables(assistant.env["CLINIC_DB_URL"])
     accounts.create("editor", "staff", PASSWORD, actor="test", url=assistant.env["CLINIC_DB_URL"])
     client = StaffClient(assistant.web_url)
     client.login("editor", PASSWORD)

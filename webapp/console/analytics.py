@@ -159,6 +159,12 @@ class Conversation:
     in_form: bool = False
     pending: Optional[Message] = None
     unanswered: List[Message] = field(default_factory=list)
+    _day: Optional[Tuple[Any, dt.date]] = None  # (time zone, clinic day it started), computed once
+
+    def day(self, tz: dt.tzinfo) -> dt.date:
+        if self._day is None or self._day[0] is not tz:
+            self._day = (tz, dt.datetime.fromtimestamp(self.started, tz).date())
+        return self._day[1]
 
     @property
     def contained(self) -> bool:
@@ -487,15 +493,20 @@ def compute(scanner: EventScanner, start: dt.date, end: dt.date, by: str, tz: dt
 
     def tally(s: EventScanner) -> Tuple[List[TopicCount], List[Unanswered]]:
         roles = s.roles
+        topic_set = frozenset(roles.topics)
+        abandon_after = roles.abandon_after
         topic_convs: Counter = Counter()
         topic_shown: Counter = Counter()
         unanswered: Dict[str, List[Any]] = {}
+        starts: Dict[dt.date, Figures] = {}
         for conv in s.conversations:
             if not lo <= conv.started < hi:
                 continue
-            day = dt.datetime.fromtimestamp(conv.started, tz).date()
-            b = buckets[bucket_start(day, by)]
-            abandoned = conv.abandoned(roles, now, idle)
+            day = conv.day(tz)
+            b = starts.get(day)
+            if b is None:
+                b = starts[day] = buckets[bucket_start(day, by)]
+            abandoned = (not conv.visitor_last and conv.last_bot in abandon_after and conv.ended(now, idle))
             for f in (b, total):
                 f.conversations += 1
                 f.visitor_messages += conv.visitor_messages
@@ -504,10 +515,12 @@ def compute(scanner: EventScanner, start: dt.date, end: dt.date, by: str, tz: dt
                 f.fallback += conv.fallback
                 f.crisis += conv.crisis
                 f.abandoned += abandoned
-            for content_id in roles.topics:
-                if conv.shown.get(content_id):
+            for content_id, times in conv.shown.items():
+                if content_id in topic_set:
                     topic_convs[content_id] += 1
-                    topic_shown[content_id] += conv.shown[content_id]
+                    topic_shown[content_id] += times
+            if not conv.unanswered:
+                continue
             seen_here = set()
             for msg in conv.unanswered:
                 key = normalise(msg.text)
@@ -540,7 +553,7 @@ def _callbacks(buckets: Dict[dt.date, Figures], total: Figures, start: dt.date, 
     lo, hi = _day_bounds(start, end, tz)
     lo_utc = dt.datetime.fromtimestamp(lo, dt.timezone.utc).replace(tzinfo=None)
     hi_utc = dt.datetime.fromtimestamp(hi, dt.timezone.utc).replace(tzinfo=None)
-    with session_factory(clinic_url)() as session:
+    with clinic_session(clinic_url) as session:
         requests = (session.query(CallbackRequest.id, CallbackRequest.created_at, CallbackRequest.status)
                     .filter(CallbackRequest.created_at >= lo_utc, CallbackRequest.created_at < hi_utc).all())
         if not requests:
@@ -565,6 +578,21 @@ def _callbacks(buckets: Dict[dt.date, Figures], total: Figures, start: dt.date, 
             if contacted is not None:
                 f.callbacks_contacted += 1
                 f.first_contact_seconds.append(max(0.0, (contacted - created_at).total_seconds()))
+
+
+def clinic_session(url: Optional[str] = None) -> Any:
+    """A session on the clinic database. Two processes creating its tables at the same moment
+    (a fresh database) make one of them fail with "already exists": that one tries again."""
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(5):
+        try:
+            return session_factory(url)()
+        except OperationalError as e:
+            if "already exists" not in str(e) or attempt == 4:
+                raise
+            time.sleep(0.1)
+    raise AssertionError("unreachable")
 
 
 # --- presenting -----------------------------------------------------------------------------
@@ -725,6 +753,11 @@ def build_blueprint(state: Any) -> Blueprint:
         return compute(scanner_for(state.reader.url), choice.start, choice.end, choice.by, state.tz,
                        state.clinic_url)
 
+    @bp.listener("after_server_start")
+    async def read_the_store_once(app: Any, loop: Any) -> None:
+        # In a worker thread, so the server answers at once; the first page then comes from memory.
+        loop.run_in_executor(None, warm_up, state.reader.url)
+
     @bp.get("/analytics")
     async def analytics_page(request: Request):
         actor, role = who(request)
@@ -732,7 +765,7 @@ def build_blueprint(state: Any) -> Blueprint:
         try:
             report = await asyncio.to_thread(report_for, choice)
         except (SQLAlchemyError, routing.RoutingError) as e:
-            logger.error("Analytics not computed: %s", type(e).__name__)
+            logger.error("Analytics not computed: %s: %s", type(e).__name__, str(e).splitlines()[0][:300])
             return state.render(request, "error.html", status=503, title="Analytics unavailable",
                                 detail="The conversation store could not be read just now. Try again in a minute.")
         audit.record(actor, "analytics_view", "analytics",
