@@ -2,6 +2,17 @@
 
 ``python -m actions.server`` refuses to start when the approved content is
 malformed, with a message naming the bad entry, so a broken edit never serves.
+
+Only the Rasa server may run actions: ``POST /webhook`` (and ``GET /actions``)
+need ``ACTION_SERVER_TOKEN``, which Rasa sends as ``?token=`` (``endpoints.yml``,
+``action_endpoint.token``); a forged call gets 401 and runs nothing (without this
+anyone who reached the port could store a crisis-priority callback request for an
+invented person). ``/health`` and ``/content/version`` stay open (no visitor data);
+``/content/reload`` checks ``RASA_AUTH_TOKEN`` itself. Without a token the action
+server does not start.
+
+``ACTION_DB_URL`` (production) gives the action server its own database role,
+limited to what it needs (``clinic.db_roles``); unset, it uses ``CLINIC_DB_URL``.
 """
 
 from __future__ import annotations
@@ -9,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hmac
 import logging
+import os
 import sys
 
 from rasa_sdk.endpoint import create_app
@@ -19,6 +31,21 @@ from clinic import content, routing, settings
 
 logger = logging.getLogger("actions.server")
 
+# Paths anyone may call; everything else needs ACTION_SERVER_TOKEN (deny by default).
+OPEN_PATHS = frozenset({"/health", "/content/version", "/content/reload"})
+
+
+def token_matches(given: str, expected: str) -> bool:
+    """Constant-time comparison that never raises: a non-ASCII token is simply wrong (not a 500)."""
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
+
+
+def _token_of(request: Request) -> str:
+    """The token of a request: ``?token=`` (how Rasa sends it) or ``Authorization: Bearer``."""
+    return request.args.get("token") or request.headers.get("Authorization", "").removeprefix("Bearer ")
+
 
 def build_app(cors_origins: list[str] | None = None):
     """The Rasa SDK app, with ``POST /content/reload`` for ``make reload``."""
@@ -27,11 +54,19 @@ def build_app(cors_origins: list[str] | None = None):
     # turn): never inherit the Rasa server's SANIC_REQUEST_MAX_SIZE (64 KB).
     app.config.REQUEST_MAX_SIZE = settings.get_int("ACTION_REQUEST_MAX_SIZE", minimum=1)
 
+    @app.on_request
+    async def only_the_rasa_server(request: Request):
+        if request.path in OPEN_PATHS:
+            return None
+        if not token_matches(_token_of(request), settings.get("ACTION_SERVER_TOKEN")):
+            logger.warning("Refused %s %s from %s: no valid action server token", request.method,
+                           request.path[:100], request.remote_addr or request.ip)
+            return response.json({"error": "a valid token is required"}, status=401)
+        return None
+
     @app.post("/content/reload")
     async def reload_content(request: Request):
-        expected = settings.get("RASA_AUTH_TOKEN")
-        given = request.args.get("token") or request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if not expected or not hmac.compare_digest(given, expected):
+        if not token_matches(_token_of(request), settings.get("RASA_AUTH_TOKEN")):
             return response.json({"error": "a valid token is required"}, status=401)
         try:
             routing.reload()
@@ -56,6 +91,13 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=settings.get("LOG_LEVEL"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if len(settings.get("ACTION_SERVER_TOKEN")) < 16:
+        sys.exit("Action server not started: ACTION_SERVER_TOKEN is unset or shorter than 16 characters "
+                 "(the Rasa server sends it with every call; scripts/env.sh generates one in .env).")
+    if settings.get("ACTION_DB_URL"):
+        # Everything in this process (callback store, live chat) opens the clinic database
+        # through clinic.models with CLINIC_DB_URL: the action server's limited role.
+        os.environ["CLINIC_DB_URL"] = settings.get("ACTION_DB_URL")
     try:
         loaded = content.current()
         routing.current()

@@ -149,6 +149,7 @@ class Stack:
         self.env = base_env(
             RASA_AUTH_TOKEN=self.token,
             SESSION_SECRET="bench-" + uuid.uuid4().hex,
+            ACTION_SERVER_TOKEN="bench-actions-" + uuid.uuid4().hex,
             ACTION_SERVER_URL=f"http://{self.action_host}:{self.action_port}/webhook",
             TRACKER_DB_URL=f"sqlite:///{self.tmp / 'rasa.db'}",
             CLINIC_DB_URL=f"sqlite:///{self.tmp / 'clinic.db'}",

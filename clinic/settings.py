@@ -80,6 +80,10 @@ SETTINGS: Tuple[Setting, ...] = (
             "largest request body the action server accepts (the Rasa server sends the whole conversation)"),
     Setting("MAX_MESSAGE_CHARS", _const("2000"),
             "longest visitor message kept, in characters (REST and Socket.IO channels, the widget)", shell=True),
+    Setting("SANIC_BACKLOG", _const("1024"),
+            "connections a Rasa server's socket queues (a reconnection storm must not be refused)", shell=True),
+    Setting("TICKET_LOCK_LIFETIME", _const("10"),
+            "seconds a conversation's lock lives when a Rasa server dies in the middle of a turn", shell=True),
     Setting("TRACKER_DB_URL", _sqlite("var", "rasa.db"), "conversations (Rasa's tracker store)"),
     Setting("TRACKER_DB_RETRY_SECONDS", _const("2"), "how long a store call retries an unreachable database"),
     Setting("TRACKER_DB_CONNECT_TIMEOUT", _const("3"), "seconds to wait for PostgreSQL to accept a connection"),
@@ -95,9 +99,13 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("READY_TIMEOUT", _const("180"), "seconds the scripts wait for a server to answer"),
     Setting("RASA_AUTH_TOKEN", _const(""), "HTTP API token (generated into .env by the scripts)"),
     Setting("SESSION_SECRET", _const(""), "signs staff console sessions (generated into .env by the scripts)"),
+    Setting("ACTION_SERVER_TOKEN", _const(""),
+            "the Rasa server's token for the action server (endpoints.yml; generated into .env by the scripts)"),
+    Setting("ACTION_DB_URL", _const(""),
+            "the action server's clinic database URL, a role limited by clinic.db_roles (unset: CLINIC_DB_URL)"),
 )
 BY_NAME: Dict[str, Setting] = {s.name: s for s in SETTINGS}
-SECRETS = ("RASA_AUTH_TOKEN", "SESSION_SECRET")
+SECRETS = ("RASA_AUTH_TOKEN", "SESSION_SECRET", "ACTION_SERVER_TOKEN")
 # Ports `make run` remembers in var/ports.env, and the URLs built from them.
 PORT_SETTINGS = ("RASA_PORT", "ACTION_PORT", "WEB_PORT", "RASA_URL", "ACTION_SERVER_URL")
 # Exported to every script as well (quiet libraries).
@@ -232,7 +240,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--get", metavar="NAME", help="print one setting's value")
     parser.add_argument("--env-file", type=Path, default=ENV_FILE, help="the .env file (default: <project>/.env)")
     parser.add_argument("--ensure-secrets", action="store_true",
-                        help="generate missing RASA_AUTH_TOKEN / SESSION_SECRET into the .env file")
+                        help="generate missing secrets (RASA_AUTH_TOKEN, SESSION_SECRET, ACTION_SERVER_TOKEN) into the .env file")
     parser.add_argument("--follow-run", action="store_true",
                         help="use the ports `make run` remembered in var/ports.env")
     parser.add_argument("--remember-ports", action="store_true", help="write var/ports.env (make run)")

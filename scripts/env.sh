@@ -1,24 +1,16 @@
-# Sourced by the Makefile's scripts: loads .env and fills in safe local defaults.
-# Secrets are never in the repository: when RASA_AUTH_TOKEN or SESSION_SECRET is
+# Sourced by the Makefile's scripts: the settings of clinic/settings.py (the one reader of
+# the environment and of .env), exported. Values already in the environment win over .env.
+# Secrets are never in the repository: when RASA_AUTH_TOKEN, SESSION_SECRET or ACTION_SERVER_TOKEN is
 # unset, one is generated once and kept in the git-ignored .env file.
-# Values already in the environment win over .env.
+#   CLINIC_REMEMBER_PORTS=1  (make run)             write the ports in use to var/ports.env
+#   CLINIC_FOLLOW_RUN=1      (make reload, make shell) use the ports var/ports.env remembers
 umask 077  # everything these scripts create is the owner's only (var/, databases, logs, .env)
-if [ -f .env ]; then
-  chmod 600 .env
-  while IFS='=' read -r key value; do
-    case "$key" in ''|\#*) continue ;; esac
-    [ -n "${!key+set}" ] || export "$key=$value"
-  done < .env
-fi
-gen_secret() { .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))'; }
-for name in RASA_AUTH_TOKEN SESSION_SECRET; do
-  if [ -z "${!name:-}" ]; then
-    value=$(gen_secret)
-    echo "$name=$value" >> .env
-    chmod 600 .env
-    export "$name=$value"
-    echo "Generated $name and kept it in .env" >&2
-  fi
-done
-. scripts/defaults.sh
+[ -f .env ] && chmod 600 .env
+clinic_settings_args=(--shell --ensure-secrets)
+[ "${CLINIC_REMEMBER_PORTS:-}" = 1 ] && clinic_settings_args+=(--remember-ports)
+[ "${CLINIC_FOLLOW_RUN:-}" = 1 ] && clinic_settings_args+=(--follow-run)
+clinic_settings=$(.venv/bin/python -m clinic.settings "${clinic_settings_args[@]}") || {
+  echo "Settings could not be read (see the message above)." >&2; return 1 2>/dev/null || exit 1; }
+eval "$clinic_settings"
+unset clinic_settings clinic_settings_args
 mkdir -p var && chmod 700 var

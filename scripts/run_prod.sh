@@ -31,6 +31,8 @@ refuse() { problems+=("$1"); }
 [ -z "${RASA_AUTH_TOKEN:-}" ] || [ ${#RASA_AUTH_TOKEN} -ge 16 ] || refuse "RASA_AUTH_TOKEN is shorter than 16 characters."
 secret=${SESSION_SECRET:-}
 [ ${#secret} -ge 32 ] || refuse "SESSION_SECRET must be at least 32 characters (it signs the staff console's sessions)."
+action_token=${ACTION_SERVER_TOKEN:-}
+[ ${#action_token} -ge 16 ] || refuse "ACTION_SERVER_TOKEN must be at least 16 characters (the Rasa servers' token for the action server, which refuses calls without it)."
 for name in TRACKER_DB_URL CLINIC_DB_URL; do
   case "${!name:-}" in
     postgresql://*|postgresql+psycopg2://*) ;;

@@ -26,6 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 MODEL = ROOT / "models" / "clinic.tar.gz"
 TOKEN = "test-token-" + uuid.uuid4().hex
+# endpoints.yml names it (the action server refuses calls without it): every Rasa server and
+# action server a test starts, in this process or a child, gets the same one.
+os.environ.setdefault("ACTION_SERVER_TOKEN", "test-action-token-" + uuid.uuid4().hex)
 
 
 

@@ -26,6 +26,7 @@ FOREIGN = "https://evil.example"
 GOOD = {
     "RASA_AUTH_TOKEN": "a-test-token-of-enough-length",
     "SESSION_SECRET": "s" * 40,
+    "ACTION_SERVER_TOKEN": "an-action-server-token",
     "TRACKER_DB_URL": "postgresql://clinic:clinic-test-only@127.0.0.1:1/none",
     "CLINIC_DB_URL": "postgresql://clinic:clinic-test-only@127.0.0.1:1/none",
     "REDIS_URL": "redis://127.0.0.1:1/1",
@@ -44,6 +45,8 @@ def run_prod(**env: str) -> subprocess.CompletedProcess:
     ({"RASA_AUTH_TOKEN": None}, "RASA_AUTH_TOKEN is empty"),
     ({"RASA_AUTH_TOKEN": "short"}, "RASA_AUTH_TOKEN is shorter than 16"),
     ({"SESSION_SECRET": None}, "SESSION_SECRET must be at least 32"),
+    ({"ACTION_SERVER_TOKEN": None}, "ACTION_SERVER_TOKEN must be at least 16"),
+    ({"ACTION_SERVER_TOKEN": "short"}, "ACTION_SERVER_TOKEN must be at least 16"),
     ({"TRACKER_DB_URL": "sqlite:///var/rasa.db"}, "TRACKER_DB_URL is not a postgresql:// URL"),
     ({"TRACKER_DB_URL": None}, "TRACKER_DB_URL is not set"),
     ({"CLINIC_DB_URL": "sqlite:///var/clinic.db"}, "CLINIC_DB_URL is not a postgresql:// URL"),
@@ -200,7 +203,8 @@ def test_run_prod_starts_two_rasa_servers_and_ctrl_c_stops_everything(databases,
                                                  "NGINX_PORT")}
     env = {k: v for k, v in os.environ.items() if k not in GOOD}
     env.update(ports, ENV_FILE="/dev/null", RASA_AUTH_TOKEN="run-prod-test-" + os.urandom(12).hex(),
-               SESSION_SECRET=os.urandom(24).hex(), TRACKER_DB_URL=databases.create("runprod_tracker"),
+               SESSION_SECRET=os.urandom(24).hex(), ACTION_SERVER_TOKEN="run-prod-actions-" + os.urandom(12).hex(),
+               TRACKER_DB_URL=databases.create("runprod_tracker"),
                CLINIC_DB_URL=databases.create("runprod_clinic"), REDIS_URL=REDIS_URL,
                REDIS_LOCK_PREFIX=redis_prefix(), MODEL="models/clinic.tar.gz", READY_TIMEOUT="240",
                LOG_DIR=str(tmp_path), NGINX_DIR=str(tmp_path / "nginx"))
