@@ -11,7 +11,9 @@ holds the callback queue and everything the staff console records about it:
   token; only its SHA-256 is stored, so a copy of the table signs nobody in).
 * ``login_throttle``: failed sign-in counters per username+IP and per username.
 * ``audit_log``: who did what, when. Append-only: no code edits it, and on
-  SQLite and PostgreSQL a trigger refuses UPDATE and DELETE on it.
+  SQLite and PostgreSQL a trigger refuses UPDATE and DELETE on it (and TRUNCATE
+  on PostgreSQL); in production a role of its own owns it (``clinic.db_roles``).
+* ``staff_totp``, ``staff_recovery_codes``: staff members' second factor.
 * ``conversation_reviews``: a status (new / reviewed), note and tags per
   conversation.
 
@@ -113,6 +115,32 @@ class AuditEntry(Base):
     detail = Column(Text, nullable=False, default="")
     ip = Column(String(64), nullable=False, default="")
 
+class StaffTotp(Base):
+    """An account's second factor (TOTP, RFC 6238): the shared secret and the last step accepted.
+
+    ``confirmed_at`` is None while enrolment waits for the first code. ``last_step`` makes a
+    code good for one sign-in only (no replay within its 30-second window).
+    """
+
+    __tablename__ = "staff_totp"
+
+    account_id = Column(Integer, primary_key=True)
+    secret = Column(String(64), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    confirmed_at = Column(DateTime, nullable=True)
+    last_step = Column(Integer, nullable=False, default=0)
+
+class StaffRecoveryCode(Base):
+    """One-time recovery codes for a lost authenticator: only their SHA-256 is stored."""
+
+    __tablename__ = "staff_recovery_codes"
+
+    id = Column(Integer, primary_key=True)
+    account_id = Column(Integer, nullable=False, index=True)
+    code_hash = Column(String(64), nullable=False, unique=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    used_at = Column(DateTime, nullable=True)
+
 class ConversationReview(Base):
     __tablename__ = "conversation_reviews"
 
@@ -136,8 +164,17 @@ _APPEND_ONLY = {
         "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log",
         """CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
            FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()""",
+        # TRUNCATE skips row triggers: a statement trigger of its own.
+        "DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log",
+        """CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+           FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()""",
     ],
 }
+# In production the audit table belongs to a role of its own (clinic.db_roles): the app's
+# roles may only INSERT and SELECT, so they cannot (and need not) put the triggers in place.
+_OWNS_AUDIT_LOG = text(
+    "SELECT pg_has_role(current_user, tableowner, 'USAGE') FROM pg_tables "
+    "WHERE tablename = 'audit_log' AND schemaname = ANY (current_schemas(false))")
 
 _engines: Dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -159,6 +196,10 @@ def engine(url: Optional[str] = None) -> Engine:
             eng = create_engine(url, pool_pre_ping=True, future=True)
             Base.metadata.create_all(eng)
             statements = _APPEND_ONLY.get(eng.dialect.name, [])
+            if statements and eng.dialect.name == "postgresql":
+                with eng.connect() as conn:
+                    if conn.execute(_OWNS_AUDIT_LOG).scalar() is False:
+                        statements = []
             if statements:
                 with eng.begin() as conn:
                     for statement in statements:

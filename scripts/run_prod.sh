@@ -40,6 +40,10 @@ for name in TRACKER_DB_URL CLINIC_DB_URL; do
     *) refuse "$name is not a postgresql:// URL (got '${!name%%:*}:...'): the production profile keeps it in PostgreSQL." ;;
   esac
 done
+case "${ACTION_DB_URL:-}" in
+  ""|postgresql://*|postgresql+psycopg2://*) ;;
+  *) refuse "ACTION_DB_URL is not a postgresql:// URL (the action server's own, limited role: python -m clinic.db_roles)." ;;
+esac
 case "${REDIS_URL:-}" in
   redis://*|rediss://*) ;;
   "") refuse "REDIS_URL is not set: several Rasa servers share conversation locks in Redis (redis://host:6379/1)." ;;
@@ -63,6 +67,7 @@ if [ ${#problems[@]} -gt 0 ]; then
 fi
 
 export CLINIC_PROFILE=production
+[ -n "${ACTION_DB_URL:-}" ] || echo "Note: ACTION_DB_URL is not set, so the action server uses CLINIC_DB_URL's role; give it a role of its own that may only store callback requests (python -m clinic.db_roles, docs/PRODUCTION.md)." >&2
 export NGINX_PORT="${NGINX_PORT:-8000}" WEB_PORT="${WEB_PORT:-8080}"
 # Browsers reach everything through nginx: the widget connects to it, and pages it serves
 # have its origin (also the web app's own, for a look without the balancer).
@@ -80,7 +85,9 @@ import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 bad = []
-for name in ("TRACKER_DB_URL", "CLINIC_DB_URL"):
+for name in ("TRACKER_DB_URL", "CLINIC_DB_URL", "ACTION_DB_URL"):
+    if not os.environ.get(name):
+        continue
     url = make_url(os.environ[name])
     try:
         with create_engine(url, connect_args={"connect_timeout": 5}).connect() as c:
