@@ -1,5 +1,6 @@
-"""The audit trail: every sign-in, transcript view, export, status change,
-account change and purge, with who, what and when.
+"""The audit trail: every sign-in, view of visitor data (transcripts, the conversation
+list's previews, text searches, the callback queue), export, status change, account
+change and purge, with who, what and when.
 
 Entries are only ever added (:func:`record`); nothing in the console edits or
 deletes them, and the database refuses to (see :mod:`clinic.models`).
@@ -24,10 +25,13 @@ ACTIONS = (
     "sign_in_refused",
     "sign_out",
     "password_change",
+    "conversation_list",
+    "conversation_search",
     "conversation_view",
     "conversation_review",
     "export_conversation",
     "export_list",
+    "queue_view",
     "callback_status",
     "account_create",
     "account_disable",

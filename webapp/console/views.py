@@ -300,7 +300,14 @@ def build_blueprint(state: ConsoleState) -> Blueprint:
         unreviewed_crisis = sum(1 for r in await asyncio.to_thread(
             _search, state, ConversationFilter(crisis=True, status="new")))
         known_ids = sorted(set(_approved()) | set(state.reader.content_ids()))
-        return state.render(request, "conversations.html", rows=rows[start:start + PER_PAGE], pages=pages,
+        shown = rows[start:start + PER_PAGE]
+        # Previews are visitors' words, and a text search reads every message: both audited.
+        who, role = actor(request)
+        audit.record(who, "conversation_search" if flt.q else "conversation_list", "conversations",
+                     {"filters": {k: v for k, v in raw.items() if v}, "matches": len(rows), "page": pages["page"],
+                      "shown": [r.summary.sender_id for r in shown]},
+                     ip=_ip(request), role=role, url=state.clinic_url)
+        return state.render(request, "conversations.html", rows=shown, pages=pages,
                             f=raw, errors=errors, content_ids=known_ids, unreviewed_crisis=unreviewed_crisis,
                             page_link=lambda n: _with(raw, page=n),
                             filter_items=[(k, v) for k, v in raw.items() if v],
@@ -388,6 +395,9 @@ def build_blueprint(state: ConsoleState) -> Blueprint:
         if view not in queue.VIEWS:
             view = "open"
         rows = queue.list_requests(view, state.clinic_url)
+        who, role = actor(request)  # names, phone numbers and emails on this page
+        audit.record(who, "queue_view", "callback_queue", {"view": view, "requests": [r.id for r in rows]},
+                     ip=_ip(request), role=role, url=state.clinic_url)
         return state.render(request, "queue.html", rows=rows, view=view, views=queue.VIEWS,
                             counts=queue.counts(state.clinic_url), statuses=STATUSES,
                             priority_labels=queue.PRIORITY_LABELS, error=request.args.get("error", "")[:200])
