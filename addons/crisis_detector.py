@@ -1,25 +1,59 @@
-"""Crisis safety net: crisis language forces the ``crisis`` intent, whatever the classifier says.
+"""Crisis safety net: crisis language forces the ``crisis`` intent, whatever else the classifier says.
 
-Runs last in the NLU pipeline, after the FallbackClassifier, so a crisis
-message is recognised even when the classifier is unsure or wrong. It also
-keeps the classifier honest the other way: a ``crisis`` prediction with no
-word of distress in the message (a smart-home "kill the lights", an idiom) is
-not trusted and becomes ``nlu_fallback``, so nobody is sent crisis resources
-for asking about a recipe.
+Runs last in the NLU pipeline, so a crisis message is recognised even when the
+classifier is unsure, picked a topic, or the FallbackClassifier gave up. Three
+ways in, each reviewable:
+
+1. **The lexicon** (content/lexicons/crisis.yml): a named pattern on the
+   normalised, idiom-masked text. Always believed.
+2. **Meaning**: the classifier gives ``crisis`` at least ``semantic_min_probability``
+   (not necessarily its first choice: "I gave my dog to my sister because I won't
+   be around" is a goodbye the classifier ranks second), *and* the message's
+   sentence embedding is at least ``semantic_min_similarity`` (cosine) from one of
+   the crisis training examples, learned at training time. The second condition
+   keeps everyday requests that the linear model happens to push towards crisis
+   ("i'm finished with my to do list") out; neither signal alone is enough
+   (docs/UNDERSTANDING.md has the measurements). A message holding a known idiom
+   ("my boss will kill me", "to die for") is never sent crisis resources on
+   meaning alone: only the lexicon, which masks the idiom first, can do that.
+3. **The classifier's own choice** of ``crisis`` at ``min_confidence`` or more, with
+   a word of distress in the idiom-masked text (the rule before embeddings).
+
+A ``crisis`` choice that none of these confirms (a smart-home "kill the lights")
+becomes ``untrusted_intent``: nobody is sent crisis resources for a recipe question.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import Any, Dict, Text
+from typing import Any, Dict, List, Optional, Text
 
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from addons.crisis_lexicon import find_crisis, mask_idioms, normalize
-from addons.nlu_intent import IntentRewriter, intent_of, override_intent
+from addons.nlu_intent import intent_of, is_button_payload, override_intent, text_of
+from addons.sentence_featurizer import EMBEDDING
 
-# Words without which a classifier's crisis guess is not believed.
+logger = logging.getLogger(__name__)
+
+# Config keys.
+INTENT_KEY = "intent"
+UNTRUSTED_INTENT = "untrusted_intent"
+MIN_CONFIDENCE = "min_confidence"
+SEMANTIC_MIN_PROBABILITY = "semantic_min_probability"
+SEMANTIC_MIN_SIMILARITY = "semantic_min_similarity"
+
+EXAMPLES_FILE = "crisis_examples.npy"
+
+# Words without which a classifier's own crisis choice (way 3) is not believed.
 DISTRESS = re.compile(
     r"\b(die|dying|dead|death|suicid\w*|alive|hopeless|worthless|burden|better off|"
     r"give up|giving up|cant go on|pills?|overdos\w*|(hurt|harm|cut)(ing)? (my ?self|me)|self ?harm|"
@@ -28,26 +62,123 @@ DISTRESS = re.compile(
 )
 
 
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class CrisisDetector(IntentRewriter):
-    """Lexicon first, classifier second: see the module docstring."""
+def ranked_confidence(message: Message, intent: Text) -> float:
+    """The classifier's confidence in ``intent``, wherever it stands in the ranking."""
+    for entry in message.get(INTENT_RANKING_KEY) or []:
+        if entry.get(INTENT_NAME_KEY) == intent:
+            return float(entry.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+    return 0.0
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class CrisisDetector(GraphComponent):
+    """Lexicon, then meaning, then the classifier's own choice: see the module docstring."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"intent": "crisis", "untrusted_intent": "nlu_fallback", "min_confidence": 0.8}
+        return {
+            INTENT_KEY: "crisis",
+            UNTRUSTED_INTENT: "nlu_fallback",
+            MIN_CONFIDENCE: 0.8,
+            SEMANTIC_MIN_PROBABILITY: 0.3,
+            SEMANTIC_MIN_SIMILARITY: 0.5,
+        }
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
-        super().__init__(config)
-        self.intent = config["intent"]
-        self.untrusted_intent = config["untrusted_intent"]
-        self.min_confidence = float(config["min_confidence"])
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        examples: Optional[np.ndarray] = None,
+    ) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self.intent = self.config[INTENT_KEY]
+        self.untrusted_intent = self.config[UNTRUSTED_INTENT]
+        self.min_confidence = float(self.config[MIN_CONFIDENCE])
+        self.min_probability = float(self.config[SEMANTIC_MIN_PROBABILITY])
+        self.min_similarity = float(self.config[SEMANTIC_MIN_SIMILARITY])
+        self.examples = examples  # unit vectors of the crisis training examples (rows)
+        self._model_storage = model_storage
+        self._resource = resource
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "CrisisDetector":
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Keep the sentence embeddings of the crisis examples (none without the featurizer)."""
+        vectors = [m.get(EMBEDDING) for m in training_data.intent_examples
+                   if m.get(INTENT) == self.intent and m.get(EMBEDDING) is not None]
+        self.examples = np.vstack(vectors).astype(np.float32) if vectors else None
+        with self._model_storage.write_to(self._resource) as directory:
+            if self.examples is not None:
+                np.save(directory / EXAMPLES_FILE, self.examples)
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "CrisisDetector":
+        examples = None
+        try:
+            with model_storage.read_from(resource) as directory:
+                path = directory / EXAMPLES_FILE
+                if path.exists():
+                    examples = np.load(path)
+        except ValueError:  # trained without examples: the lexicon and the classifier still work
+            pass
+        return cls(config, model_storage, resource, examples)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = text_of(message)
+            if not is_button_payload(text):
+                self.rewrite(message, text)
+        return messages
+
+    def similarity(self, message: Message) -> float:
+        """Cosine similarity of the message to its nearest crisis example (0 when unknown)."""
+        vector = message.get(EMBEDDING)
+        if self.examples is None or vector is None:
+            return 0.0
+        return float(np.max(self.examples @ np.asarray(vector, dtype=np.float32)))
+
+    def reason(self, message: Message, text: Text) -> Optional[str]:
+        """Why ``text`` is crisis language (a pattern name, "meaning" or "classifier"), or None."""
+        found = find_crisis(text)
+        if found:
+            return found
+        folded = normalize(text)
+        masked = mask_idioms(folded)
+        if masked == folded and ranked_confidence(message, self.intent) >= self.min_probability \
+                and self.similarity(message) >= self.min_similarity:
+            return "meaning"
+        name, confidence = intent_of(message)
+        if name == self.intent and confidence >= self.min_confidence and DISTRESS.search(masked):
+            return "classifier"
+        return None
 
     def rewrite(self, message: Message, text: Text) -> None:
-        if find_crisis(text):
-            override_intent(message, self.intent)
-            return
+        reason = self.reason(message, text)
         name, confidence = intent_of(message)
-        if name == self.intent and (
-            confidence < self.min_confidence or not DISTRESS.search(mask_idioms(normalize(text)))
-        ):
+        if reason:
+            if name != self.intent or reason != "classifier":
+                logger.info("crisis language recognised (%s)", reason)  # the reason only, never the text
+            override_intent(message, self.intent, max(confidence, ranked_confidence(message, self.intent))
+                            if reason in ("meaning", "classifier") else 1.0)
+        elif name == self.intent:
             override_intent(message, self.untrusted_intent, confidence)

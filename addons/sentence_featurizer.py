@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 # Config keys.
 SCALE = "scale"
 BATCH_SIZE = "batch_size"
+# Where the unscaled unit vector is kept on the message, for the components after
+# the classifier (the crisis detector compares it with its crisis examples).
+EMBEDDING = "sentence_embedding"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
@@ -70,15 +73,17 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         rows = [i for i, t in enumerate(texts) if t and not t.startswith("/")]
         if rows:
             vectors[rows] = self.encoder.encode([texts[i] for i in rows], batch_size=self.batch_size)
-        return vectors * self.scale
+        return vectors
 
     def _add(self, messages: List[Message]) -> None:
         todo = [m for m in messages if m.get(TEXT) is not None]
         vectors = self._vectors([m.get(TEXT) or "" for m in todo])
         for message, vector in zip(todo, vectors):
             message.add_features(
-                Features(vector.reshape(1, -1), FEATURE_TYPE_SENTENCE, TEXT, self._identifier)
+                Features((vector * self.scale).reshape(1, -1), FEATURE_TYPE_SENTENCE, TEXT, self._identifier)
             )
+            if vector.any():
+                message.set(EMBEDDING, vector)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self._add(training_data.training_examples)
