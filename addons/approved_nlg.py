@@ -78,9 +78,10 @@ class ApprovedContentNLG(TemplatedNaturalLanguageGenerator):
         metadata = response.pop("metadata", None) or {}
         content_id = metadata.get("content_id")
         if metadata.get(BY_INTENT):
-            bot_metadata = (e.metadata for e in reversed(tracker.events) if isinstance(e, BotUttered))
+            bot_metadata = [e.metadata for e in reversed(tracker.events) if isinstance(e, BotUttered)]
             content_id = self.routing.choose_content_id(tracker.latest_message.intent.get("name"),
-                                                        self.routing.previous_content_id(bot_metadata))
+                                                        self.routing.previous_content_id(bot_metadata),
+                                                        ((m or {}).get("content_id") for m in bot_metadata))
         if not content_id:
             return response
         message = self.content.render(content_id)

@@ -44,7 +44,7 @@ WITHHELD_REPLACEMENT = "staff_handoff"
 ALWAYS_SHOWN = frozenset({"crisis"})
 
 # Placeholders an action fills in at run time (not clinic configuration).
-RUNTIME_FIELDS = frozenset({"callback_name", "contact_masked", "callback_time"})
+RUNTIME_FIELDS = frozenset({"callback_name", "contact_masked", "callback_time", "staff_name"})
 CLINIC_FIELDS = ("name", "city", "phone", "email", "address", "hours", "booking_url")
 
 ENTRY_SCHEMA: Dict[str, Any] = {

@@ -25,7 +25,9 @@ CATEGORIES = ("article_topic", "small_talk", "handoff", "routing", "form")
 CUES = ("override", "when_unsure", "never")
 ANSWERED_BY = ("utter_answer", "action_answer", "safety_rule")
 FIELDS = ("content", "category", "cues", "ends_form", "answered_by")
-ROLE_LISTS = ("not_understood", "offers_callback", "not_a_turn", "clinical_handoff")
+ROLE_LISTS = ("not_understood", "offers_callback", "not_a_turn", "clinical_handoff", "live_chat")
+# Optional: entry -> the entry shown instead when it was already shown in this conversation.
+ROLE_MAPS = ("shown_again",)
 ROLE_IDS = ("default", "repeat", "unavailable", "callback_contact_invalid", "callback_confirmed",
             "callback_already_requested")
 # Intents Rasa defines itself: in the table, never in the domain's `intents:`.
@@ -90,6 +92,9 @@ class RoutingTable:
         self.offers_callback: FrozenSet[str] = frozenset(roles.get("offers_callback", ()))
         self.not_a_turn: FrozenSet[str] = frozenset(roles.get("not_a_turn", ()))
         self.clinical_handoff: FrozenSet[str] = frozenset(roles.get("clinical_handoff", ()))
+        # shown by the live chat with a person (the action server and the console: clinic.live_chat)
+        self.live_chat: FrozenSet[str] = frozenset(roles.get("live_chat", ()))
+        self.shown_again: Dict[str, str] = dict(roles.get("shown_again") or {})
 
     # --- loading ----------------------------------------------------------------
     @classmethod
@@ -127,9 +132,12 @@ class RoutingTable:
                 raise RoutingError(f"{where}: content_roles.{name} must be a list of content ids")
             if name in ROLE_IDS and not isinstance(value, str):
                 raise RoutingError(f"{where}: content_roles.{name} must be one content id")
-            if name not in ROLE_LISTS + ROLE_IDS:
+            if name in ROLE_MAPS and not (isinstance(value, dict) and all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
+                raise RoutingError(f"{where}: content_roles.{name} must map content ids to content ids")
+            if name not in ROLE_LISTS + ROLE_IDS + ROLE_MAPS:
                 raise RoutingError(f"{where}: content_roles.{name} is not known; "
-                                   f"known: {', '.join(ROLE_IDS + ROLE_LISTS)}")
+                                   f"known: {', '.join(ROLE_IDS + ROLE_LISTS + ROLE_MAPS)}")
         return cls(routes, roles, path)
 
     # --- reading ------------------------------------------------------------------
@@ -172,8 +180,10 @@ class RoutingTable:
         """Every content id the table names (routes and roles), each once."""
         ids: List[str] = [r.content for r in self]
         ids += list(self.roles.values())
-        for group in (self.not_understood, self.offers_callback, self.not_a_turn, self.clinical_handoff):
+        for group in (self.not_understood, self.offers_callback, self.not_a_turn, self.clinical_handoff,
+                      self.live_chat):
             ids += sorted(group)
+        ids += list(self.shown_again.values())
         return tuple(dict.fromkeys(ids))
 
     def content_for(self, intent: Optional[str]) -> str:
@@ -181,15 +191,20 @@ class RoutingTable:
         route = self.get(intent)
         return route.content if route else self.default_content
 
-    def choose_content_id(self, intent: Optional[str], previous_id: Optional[str]) -> str:
+    def choose_content_id(self, intent: Optional[str], previous_id: Optional[str],
+                          shown: Iterable[Optional[str]] = ()) -> str:
         """Which entry answers a message with ``intent``.
 
         ``previous_id`` is the entry of the assistant's previous message: a
         second message in a row that is not understood gets the offer of a person.
+        ``shown`` are the entries already shown in the conversation: an entry of
+        ``shown_again`` (the greeting) is then replaced by its short form.
         """
         content_id = self.content_for(intent)
         if content_id in self.not_understood and previous_id in self.not_understood:
             return self.repeat_content
+        if content_id in self.shown_again and content_id in set(shown):
+            return self.shown_again[content_id]
         return content_id
 
     def previous_content_id(self, bot_metadata_newest_first: Iterable[Optional[Mapping[str, Any]]]) -> Optional[str]:

@@ -337,7 +337,9 @@ class _Checker:
         for name, cid in table.roles.items():
             refs.append(("content.unknown_in_routing", routing_rel, None, f"content_roles.{name}", "names", cid))
         for group, members in (("not_understood", table.not_understood), ("offers_callback", table.offers_callback),
-                               ("not_a_turn", table.not_a_turn), ("clinical_handoff", table.clinical_handoff)):
+                               ("not_a_turn", table.not_a_turn), ("clinical_handoff", table.clinical_handoff),
+                               ("live_chat", table.live_chat),
+                               ("shown_again", set(table.shown_again) | set(table.shown_again.values()))):
             refs += [("content.unknown_in_routing", routing_rel, None, f"content_roles.{group}", "lists", cid)
                      for cid in sorted(members)]
         for name, line, cid in self.p.domain.response_variants():

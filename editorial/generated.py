@@ -58,13 +58,20 @@ def answers_rules(table: RoutingTable) -> str:
     return "".join(out)
 
 
+# After the hand-off message: a live chat when someone from the clinic is available now, else the
+# callback form (actions/live_chat.py; its "yes" and "no" are in data/rules/live_chat.yml).
+OFFER = "action_offer_live_chat"
+
+
 def handoff_rules(table: RoutingTable) -> str:
     out = [HEADER, "# Medical questions, requests for a person and questions with no approved answer go to\n"
-           "# staff: the hand-off message, then the consented callback form.\n", 'version: "3.1"\n', "rules:\n"]
+           "# staff: the hand-off message, then the offer of a live chat when someone from the clinic is\n"
+           "# available now (actions/live_chat.py), else the consented callback form.\n",
+           'version: "3.1"\n', "rules:\n"]
     for route in table.handoffs():
         i = route.intent
         out.append(f"  - rule: {i} is handed to staff with a callback offer\n    steps:\n      - intent: {i}\n"
-                   f"      - action: utter_answer\n      - action: {FORM}\n      - active_loop: {FORM}\n")
+                   f"      - action: utter_answer\n      - action: {OFFER}\n")
         out.append(f"  - rule: {i} after a callback was already requested\n    condition:\n"
                    "      - slot_was_set:\n          - callback_requested: true\n"
                    f"    steps:\n      - intent: {i}\n      - action: utter_answer\n"

@@ -5,13 +5,14 @@ from __future__ import annotations
 from sanic import Sanic, response
 from sanic.request import Request
 
-from webapp import console, site
+from webapp import console, site, widget_frame
 
 
 def create_app(name: str = "clinic_web") -> Sanic:
     app = Sanic(name)
     app.config.REQUEST_MAX_SIZE = 1_000_000
     site.register(app)
+    widget_frame.register(app)  # the chat widget's frame (the conversation on this origin)
     console.register(app)
 
     @app.get("/healthz")

@@ -83,6 +83,7 @@ def content_security_policy(rasa: str) -> str:
         "style-src 'self'",
         "img-src 'self' data:",
         f"connect-src {connect}",
+        "frame-src 'self'",  # the chat widget's frame (/widget/frame, webapp/widget_frame.py)
         "base-uri 'none'",
         "form-action 'self'",
         "frame-ancestors 'none'",

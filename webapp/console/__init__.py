@@ -32,7 +32,9 @@ logger = logging.getLogger("webapp.console")
 PREFIX = "/staff"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SECURITY_HEADERS = {
+    # connect-src 'self': the live console's event stream (webapp/console/live.py).
     "Content-Security-Policy": ("default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
+                                "connect-src 'self'; "
                                 "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
@@ -97,6 +99,9 @@ def register(app: Sanic) -> None:
 
     app.blueprint(analytics.build_blueprint(state))
     app.blueprint(inbox.build_blueprint(state))
+    from webapp.console import live  # live console, takeover, front desk (docs/LIVE_CHAT.md)
+
+    live.register(app, state)
 
     @app.on_request
     async def console_guard(request: Request):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -40,6 +41,31 @@ CRISIS_INTENT = "crisis"
 FALLBACK_INTENT = "nlu_fallback"
 FLAG_SLOTS = ("crisis_flag", "callback_requested")
 PREVIEW = 140
+# The widget's own buttons (not in any bot message): payload -> what the visitor clicked.
+WIDGET_BUTTONS = {"/request_human": "Talk to a person"}
+PAYLOAD = re.compile(r"^/[a-z_]+$")
+
+
+def visitor_text(message: str, buttons: Dict[str, str]) -> Optional[str]:
+    """What the visitor actually typed or clicked: a quick reply's title for its payload.
+
+    ``buttons`` are the quick replies of the assistant's previous message (payload ->
+    title). A payload nobody clicked (the widget's opening ``/greeting``) and Rasa's
+    ``EXTERNAL:`` messages are not the visitor's words: None.
+    """
+    if message.startswith("EXTERNAL: "):
+        return None
+    if PAYLOAD.match(message):
+        return buttons.get(message) or WIDGET_BUTTONS.get(message)
+    return message
+
+
+def _buttons_of(data: Dict[str, Any]) -> Dict[str, str]:
+    out: Dict[str, str] = {}
+    for b in ((data.get("data") or {}).get("buttons") or []):
+        if isinstance(b, dict) and isinstance(b.get("payload"), str) and b.get("title"):
+            out[b["payload"]] = str(b["title"])
+    return out
 
 
 def read_only_engine(url: str) -> Engine:
@@ -82,6 +108,7 @@ class Summary:
     preview: str = ""
     search_text: str = ""  # the visitor's messages, case-folded, one per line
     in_form: bool = False  # a form (the callback form) is collecting answers
+    buttons: Dict[str, str] = field(default_factory=dict)  # the latest bot message's quick replies
 
     def add(self, type_name: str, ts: Optional[float], intent: Optional[str], data: Dict[str, Any]) -> None:
         if ts is not None:
@@ -96,12 +123,13 @@ class Summary:
             # their own and come out as nlu_fallback: those were understood, not missed.
             if intent == FALLBACK_INTENT and not self.in_form:
                 self.fallback = True
-            message = str(data.get("text") or "")
+            message = visitor_text(str(data.get("text") or ""), self.buttons)
             if message:
                 if not self.preview:
                     self.preview = message[:PREVIEW]
                 self.search_text += message.casefold() + "\n"
         elif type_name == "bot":
+            self.buttons = _buttons_of(data)
             content_id = (data.get("metadata") or {}).get("content_id")
             if content_id:
                 if content_id not in self.content_ids:  # a new set: readers may be iterating the old one
@@ -150,6 +178,9 @@ class TranscriptItem:
     content_id: str = ""
     content_version: Optional[int] = None
     buttons: List[str] = field(default_factory=list)
+    event_id: int = 0
+    payload: str = ""  # a quick-reply click: the payload sent (``text`` is the button's title)
+    staff_name: str = ""  # a staff member's message (content id ``staff_message``)
 
 
 class TrackerReader:
@@ -270,26 +301,31 @@ class TrackerReader:
     def transcript(self, sender_id: str) -> List[TranscriptItem]:
         """Visitor and bot messages in order, with a few markers (new session, flags, form)."""
         items: List[TranscriptItem] = []
-        for _id, type_name, ts, intent_name, action_name, raw in self.events(sender_id):
+        last_buttons: Dict[str, str] = {}
+        for event_id, type_name, ts, intent_name, action_name, raw in self.events(sender_id):
             if type_name == "user":
                 data = _loads(raw)
                 intent = ((data.get("parse_data") or {}).get("intent") or {})
                 confidence = intent.get("confidence")
+                text_sent = str(data.get("text") or "")
+                title = visitor_text(text_sent, last_buttons) if PAYLOAD.match(text_sent) else None
                 items.append(TranscriptItem(
-                    "user", ts, text=str(data.get("text") or ""),
+                    "user", ts, text=title or text_sent,
                     intent=str(intent_name or intent.get("name") or ""),
-                    confidence=float(confidence) if isinstance(confidence, (int, float)) else None))
+                    confidence=float(confidence) if isinstance(confidence, (int, float)) else None,
+                    event_id=int(event_id), payload=text_sent if title else ""))
             elif type_name == "bot":
                 data = _loads(raw)
                 meta = data.get("metadata") or {}
                 version = meta.get("content_version")
+                last_buttons = _buttons_of(data)
                 buttons = [str(b.get("title", "")) for b in ((data.get("data") or {}).get("buttons") or [])
                            if isinstance(b, dict)]
                 items.append(TranscriptItem(
                     "bot", ts, text=str(data.get("text") or ""),
                     content_id=str(meta.get("content_id") or ""),
                     content_version=int(version) if isinstance(version, (int, float)) else None,
-                    buttons=buttons))
+                    buttons=buttons, event_id=int(event_id), staff_name=str(meta.get("staff_name") or "")))
             elif type_name == "session_started":
                 items.append(TranscriptItem("marker", ts, text="New session"))
             elif type_name == "slot":
