@@ -6,21 +6,19 @@ RASA  := $(VENV)/bin/rasa
 MODEL := models/clinic.tar.gz
 TRAIN_INPUTS := config.yml domain.yml content/routing.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard addons/*.py clinic/*.py) $(wildcard semantics/*.py) $(wildcard content/lexicons/*.yml)
 
-.PHONY: run test shell train validate content-report reload bench run-prod staff-admin retention
+.PHONY: run test shell train validate go-live-check content-report reload bench run-prod staff-admin retention
 
 ## run: set up, train if needed, start action server :5055, Rasa :5005 and web app :8080
 run: $(MODEL)
-	scripts/run.sh
+	CLINIC_REMEMBER_PORTS=1 scripts/run.sh
 
 ## test: set up, validate, train, Rasa test stories, pytest (unit, servers, browser)
 test: $(VENV)/.installed
 	scripts/test.sh
 
-## shell: chat in the terminal (starts its own action server)
+## shell: chat in the terminal (its own action server and Rasa server on free ports: works beside make run)
 shell: $(MODEL)
-	. scripts/env.sh && ( $(PY) -m actions.server --port $$ACTION_PORT & echo $$! > var/shell-actions.pid ) && \
-	  $(PY) scripts/wait_ready.py http://127.0.0.1:$$ACTION_PORT/health && \
-	  $(RASA) shell --model $(MODEL) --endpoints endpoints.yml; kill $$(cat var/shell-actions.pid)
+	CLINIC_FOLLOW_RUN=1 scripts/shell.sh
 
 ## train: train the model when data/, config.yml, domain.yml or addons/ changed
 train: $(MODEL)
@@ -29,20 +27,24 @@ train: $(MODEL)
 validate: $(VENV)/.installed
 	scripts/validate.sh
 
+## go-live-check: validate, and refuse placeholder clinic details and pending sign-offs (make run-prod runs it)
+go-live-check: $(VENV)/.installed
+	scripts/validate.sh --go-live
+
 ## content-report: HTML and Markdown list of every approved text, for sign-off
 content-report: $(VENV)/.installed
 	$(PY) -m editorial.report
 
 ## reload: validate, retrain, and load model and wording into the running servers
 reload: $(VENV)/.installed
-	scripts/reload.sh
+	CLINIC_FOLLOW_RUN=1 scripts/reload.sh
 
 ## bench: this project's configuration against Rasa's default, side by side
 bench: $(VENV)/.installed
 	$(PY) -m bench
 
 ## run-prod: two Rasa servers, action server and web app on PostgreSQL and Redis
-run-prod: $(MODEL)
+run-prod: $(MODEL) go-live-check
 	scripts/run_prod.sh
 
 ## staff-admin: create a staff console admin (make staff-admin NAME=ann; asks for the password)

@@ -102,7 +102,8 @@ def main() -> None:
         loaded = content.current()
         routing.current()
     except (content.ContentError, routing.RoutingError) as e:
-        sys.exit(f"Action server not started: approved content or the routing table is invalid.\n  {e}\n"
+        what = "approved content is" if isinstance(e, content.ContentError) else "the routing table is"
+        sys.exit(f"Action server not started: {what} invalid.\n  {e}\n"
                  "Fix it, then run `make validate`.")
     logger.info("Approved content: %d entries.", len(loaded.entries))
     app = build_app()

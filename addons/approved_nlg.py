@@ -27,13 +27,24 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from addons.rasa_patches import action_calls, speedups
-from clinic.content import ApprovedContent
+from clinic.content import ApprovedContent, placeholder_fields
 from clinic.routing import RoutingTable
 
 # Metadata of a domain response whose entry depends on the latest intent.
 BY_INTENT = "answer_by_intent"
 
 logger = logging.getLogger(__name__)
+
+
+def warn_about_placeholders(content: ApprovedContent) -> None:
+    """Say at start when visitors would see "[clinic phone number — not yet configured]" (make go-live-check)."""
+    fields = placeholder_fields(content.clinic)
+    if not fields:
+        return
+    used = sorted(cid for cid, entry in content.entries.items() if set(entry.placeholders()) & set(fields))
+    logger.warning("content/clinic.yml still has placeholders for %s; visitors see them in: %s. "
+                   "Fill them in before going live (`make go-live-check`).", ", ".join(fields),
+                   ", ".join(used) or "no text yet")
 
 
 class ApprovedContentNLG(TemplatedNaturalLanguageGenerator):
@@ -45,6 +56,7 @@ class ApprovedContentNLG(TemplatedNaturalLanguageGenerator):
         # `PUT /model` (make reload) builds a new one, which reads the content afresh.
         self.content = ApprovedContent.load()
         self.routing = RoutingTable.load()
+        warn_about_placeholders(self.content)
         super().__init__(domain.responses)
         # The first project code Rasa runs: also where the measured fixes for Rasa's
         # per-message overhead go in (docs/PERFORMANCE.md).

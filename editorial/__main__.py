@@ -38,12 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--clinic", type=Path,
                        help="clinic details (default: $CLINIC_CONFIG, else <root>/content/clinic.yml)")
     check.add_argument("--today", type=dt.date.fromisoformat, help="check dates as if today were YYYY-MM-DD")
+    check.add_argument("--go-live", action="store_true",
+                       help="also fail on placeholder clinic details and pending sign-offs (make go-live-check)")
     args = parser.parse_args(argv)
 
     project = Project(args.root, approved=args.approved or from_env("APPROVED_CONTENT", args.root),
                       clinic=args.clinic or from_env("CLINIC_CONFIG", args.root))
-    result = run_checks(project, today=args.today)
+    result = run_checks(project, today=args.today, go_live=args.go_live)
     print_result(result, project)
+    if result.ok:
+        project.write_fingerprint()  # the baseline when the project has no git history
     return 0 if result.ok else 1
 
 

@@ -74,9 +74,10 @@ class Result:
 
 
 class _Checker:
-    def __init__(self, project: Project, today: dt.date) -> None:
+    def __init__(self, project: Project, today: dt.date, go_live: bool = False) -> None:
         self.p = project
         self.today = today
+        self.go_live = go_live
         self.result = Result()
         self._seen: Set[Tuple] = set()
         self._due_soon: Dict[dt.date, List[str]] = {}
@@ -115,6 +116,13 @@ class _Checker:
     def readable(self, file: yamlio.YamlFile, what: str) -> bool:
         rel = self.p.rel(file.path)
         if file.error:
+            layout = (yamlio.approved_layout_problem(file.text)
+                      if file.path == self.p.approved_path and file.error != "file not found" else None)
+            if layout is not None and (file.error_line is None or layout[0] <= file.error_line):
+                line, problem, rule = layout
+                self.error("file.unreadable", rel, line, "this file", f"not valid YAML: {problem}",
+                           f"Indent it as the rule says: {rule}. Compare with the lines around it.")
+                return False
             if file.error == "file not found":
                 fix = f"Restore {rel} ({what})."
             elif "mapping values are not allowed" in file.error and file.path == self.p.approved_path:
@@ -160,6 +168,7 @@ class _Checker:
                 continue
             self.check_dates(cid, entry, rel)
         self.warn_due_soon()
+        self.check_versions()
         table_ids = set(self.p.routing.content_ids()) if self.p.routing else set()
         ids = set(self.p.parsed_entries)
         for cid in self.p.required_ids:
@@ -171,10 +180,40 @@ class _Checker:
                        f"Add an entry `{cid}:` with its approved text and approval record.")
         pending = sorted(cid for cid, e in self.p.entries.items() if "pending" in e.approved_by.lower())
         if pending:
-            self.warn("content.signoff_pending", rel, None, f"{len(pending)} entries",
-                      f"approved_by says sign-off is pending: {', '.join(pending)}",
-                      "Before going live, have the clinical lead sign off (`make content-report` prints "
-                      "the sign-off sheet) and put their name in approved_by.")
+            fix = ("Before going live, have the clinical lead sign off (`make content-report` prints "
+                   "the sign-off sheet) and put their name in approved_by.")
+            if self.go_live:
+                for cid in pending:
+                    self.error("golive.signoff_pending", rel, self.p.field_line(cid, "approved_by"), f"entry '{cid}'",
+                               "approved_by says sign-off is pending: not for the live site", fix)
+            else:
+                self.warn("content.signoff_pending", rel, None, f"{len(pending)} entries",
+                          f"approved_by says sign-off is pending: {', '.join(pending)}", fix)
+
+    def check_versions(self) -> None:
+        """A text (or its buttons) changed since the last known wording must have a higher version.
+
+        Staff see the version a visitor was shown; the same version with two wordings
+        would make that record useless.
+        """
+        source, before = self.p.baseline
+        if source is None:
+            return
+        for cid, (version, shown) in self.p.fingerprints().items():
+            if cid not in before:
+                continue
+            old_version, old_shown = before[cid]
+            line = self.p.field_line(cid, "version")
+            if version < old_version:
+                self.error("content.version_lowered", self.approved_rel, line, f"entry '{cid}'",
+                           f"version is {version}, lower than {old_version} in {source}",
+                           f"Versions only go up: set it to {old_version + 1 if shown != old_shown else old_version}.")
+            elif shown != old_shown and version == old_version:
+                self.error("content.version_not_raised", self.approved_rel, line, f"entry '{cid}'",
+                           f"the text or buttons changed since {source} but version is still {version}, so staff "
+                           "could not tell which wording a visitor saw",
+                           f"Raise version to {version + 1} and update approved_by, approved_on and review_due "
+                           "for the new wording's approval.")
 
     @staticmethod
     def entry_fix(problem: str) -> str:
@@ -243,6 +282,24 @@ class _Checker:
             line = file.data.line_of(where) if isinstance(file.data, yamlio.LineDict) and where else None
             self.error("clinic.invalid", rel, line, f"field '{where}'" if where else rel, err.message,
                        f"Fields: {', '.join(content_module.CLINIC_FIELDS)}, each a line of text.")
+
+    def check_placeholders(self) -> None:
+        """Clinic details still "[... not yet configured]" reach visitors as such: not on the live site."""
+        data = self.p.clinic_file.data
+        if not isinstance(data, dict):
+            return
+        rel = self.p.rel(self.p.clinic_path)
+        fields = content_module.placeholder_fields({k: str(v) for k, v in data.items()})
+        fix = f"Fill in the clinic's real {{}} in {rel} (ask the clinic; never invent one)."
+        if self.go_live:
+            for name in fields:
+                line = data.line_of(name) if isinstance(data, yamlio.LineDict) else None
+                self.error("golive.placeholder", rel, line, f"field '{name}'",
+                           f"is still a placeholder ({data[name]}): visitors would see it", fix.format(name))
+        elif fields:
+            self.warn("clinic.placeholder", rel, None, f"{len(fields)} fields",
+                      f"still placeholders, which visitors see as such: {', '.join(fields)}",
+                      fix.format("details") + " `make go-live-check` refuses them.")
 
     # --- forbidden claims ------------------------------------------------------
     def forbidden_patterns(self) -> List[Tuple[re.Pattern, str]]:
@@ -471,9 +528,12 @@ class _Checker:
             by_text.setdefault(normalized(example.text), []).append(example)
         domain_intents = set(self.p.domain.intents)
         routed = set(self.p.routing.intents()) if self.p.routing else set()
+        unknown: Set[str] = set()
         for example in self.p.examples:
             # An intent the table has but the domain not yet: reported as routing.generated_out_of_date.
-            if example.intent not in domain_intents and example.intent not in routed:
+            if example.intent not in domain_intents and example.intent not in routed \
+                    and example.intent not in unknown:
+                unknown.add(example.intent)  # once per intent, at its first example
                 self.error("nlu.unknown_intent", example.file, example.line, f"intent '{example.intent}'",
                            f"has examples but is not listed under `intents:` in {self.p.domain_file_rel()}"
                            + self.did_you_mean(example.intent, domain_intents),
@@ -591,6 +651,7 @@ class _Checker:
         self.check_data_files()
         self.check_approved()
         self.check_clinic()
+        self.check_placeholders()
         self.check_forbidden_claims()
         self.check_buttons()
         self.check_usage()
@@ -601,9 +662,13 @@ class _Checker:
         return self.result
 
 
-def run_checks(project: Project, today: Optional[dt.date] = None) -> Result:
-    """All content checks on ``project``; ``today`` is for tests (default: the real date)."""
-    return _Checker(project, today or dt.date.today()).run()
+def run_checks(project: Project, today: Optional[dt.date] = None, go_live: bool = False) -> Result:
+    """All content checks on ``project``; ``today`` is for tests (default: the real date).
+
+    ``go_live``: the checks before the live site (``make go-live-check``): placeholder
+    clinic details and pending sign-offs are errors, not warnings.
+    """
+    return _Checker(project, today or dt.date.today(), go_live).run()
 
 
 def print_result(result: Result, project: Project, out=None) -> None:

@@ -11,8 +11,11 @@ servers too.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import string
+import subprocess
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -187,6 +190,43 @@ class Project:
                 out[str(cid)] = (None, str(e))
         return out
 
+    # --- the last known wording (to catch a text changed without a raised version) ----------
+    @property
+    def fingerprint_path(self) -> Path:
+        """Written by ``python -m editorial check`` when the checks pass: the last validated wording."""
+        return self.root / "var" / "approved-fingerprint.json"
+
+    @cached_property
+    def baseline(self) -> Tuple[Optional[str], Dict[str, Tuple[int, str]]]:
+        """(where from, content id -> (version, fingerprint of text and buttons)) of the last known wording.
+
+        The last commit's content/approved.yml when the project is a git work tree
+        and the file is tracked; else the fingerprint file; else nothing known.
+        """
+        rel = self.rel(self.approved_path)
+        if not Path(rel).is_absolute():
+            try:
+                done = subprocess.run(["git", "-C", str(self.root), "show", f"HEAD:{rel}"], capture_output=True,
+                                      text=True, timeout=20)
+            except (OSError, subprocess.SubprocessError):
+                done = None
+            if done is not None and done.returncode == 0:
+                return f"the last commit (git show HEAD:{rel})", _fingerprints_of_yaml(self.approved_path, done.stdout)
+        try:
+            data = json.loads(self.fingerprint_path.read_text(encoding="utf-8"))
+            return (f"the last validated wording ({self.rel(self.fingerprint_path)})",
+                    {str(k): (int(v[0]), str(v[1])) for k, v in data.items()})
+        except (OSError, ValueError, TypeError, IndexError, AttributeError):
+            return None, {}
+
+    def fingerprints(self) -> Dict[str, Tuple[int, str]]:
+        """content id -> (version, fingerprint) of the entries as they are now."""
+        return {cid: (entry.version, fingerprint(entry)) for cid, entry in self.entries.items()}
+
+    def write_fingerprint(self) -> None:
+        self.fingerprint_path.parent.mkdir(parents=True, exist_ok=True)
+        self.fingerprint_path.write_text(json.dumps(self.fingerprints(), indent=1, sort_keys=True), encoding="utf-8")
+
     def entry_line(self, content_id: str) -> Optional[int]:
         data = self.approved_file.data
         if isinstance(data, yamlio.LineDict) and content_id in data:
@@ -328,6 +368,30 @@ class Project:
                     flow.condition = list(_steps(item.get("condition"), item.line))
                     out.append(flow)
         return out
+
+
+def fingerprint(entry: content_module.Entry) -> str:
+    """What a visitor sees of an entry (its text and buttons), hashed: changes only when they change."""
+    shown = json.dumps([entry.text, [dict(b) for b in entry.buttons]], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(shown.encode("utf-8")).hexdigest()[:16]
+
+
+def _fingerprints_of_yaml(path: Path, text: str) -> Dict[str, Tuple[int, str]]:
+    """Fingerprints of the entries of an older approved.yml (entries that do not parse are left out)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {}
+    out: Dict[str, Tuple[int, str]] = {}
+    for cid, raw in (data.items() if isinstance(data, dict) else ()):
+        try:
+            entry = content_module.parse_entry(path, cid, raw)
+        except content_module.ContentError:
+            continue
+        out[entry.content_id] = (entry.version, fingerprint(entry))
+    return out
 
 
 def _steps(items: Any, default_line: int) -> Iterable[Step]:

@@ -9,6 +9,7 @@ report it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -126,3 +127,65 @@ def all_duplicates(data: Any, prefix: str = "") -> List[tuple]:
         for i, value in enumerate(data):
             found.extend(all_duplicates(value, prefix))
     return found
+
+
+# --- the layout of content/approved.yml, for messages that point at the right line ------------
+_FIELD = re.compile(r"^  [a-z_]+:( |$)")
+_ENTRY = re.compile(r"^[a-z][a-z0-9_]*:\s*(#.*)?$")
+_BLOCK = re.compile(r"^  text: *[>|][-+]?\s*(#.*)?$")
+_KNOWN_FIELD = re.compile(r"^(text|version|approved_by|approved_on|review_due|source|buttons):( |$)")
+
+
+def approved_layout_problem(text: str) -> Optional[tuple]:
+    """``(line, problem, rule)`` for the first line of an approved-content file that breaks its layout.
+
+    PyYAML reports an indentation mistake where it gives up, often a line or two
+    later, with a message about "simple keys" that does not help an editor. The
+    layout of that file is simple, so the first line that breaks it is found here:
+
+    * an entry starts at the left margin: ``session_length:``;
+    * its fields are indented by 2 spaces: ``  version: 2``;
+    * the lines of a text written ``text: >-`` are indented by 4 spaces;
+    * buttons are ``    - title: ...`` (4 spaces) and ``      payload: ...`` (6 spaces).
+    """
+    in_text = in_buttons = False
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip()
+        stripped = line.lstrip(" ")
+        indent = len(line) - len(stripped)
+        if not stripped or stripped.startswith("#"):
+            continue
+        if "\t" in raw[: len(raw) - len(raw.lstrip())]:
+            return number, "the line is indented with a tab", "YAML indents with spaces only: replace the tab by spaces."
+        if indent == 0:
+            if not _ENTRY.match(line):
+                rule = ("a line at the left margin starts an entry (`content_id:`); "
+                        + ("the lines of a text are indented by 4 spaces" if in_text else
+                           "fields are indented by 2 spaces"))
+                return number, "this line is not indented", rule
+            in_text = in_buttons = False
+            continue
+        if indent == 2:
+            if not _FIELD.match(line):
+                rule = ("the lines of a text written `text: >-` are indented by 4 spaces, 2 more than `text:`"
+                        if in_text else "fields of an entry are indented by 2 spaces and written `name: value`")
+                return number, "this line is indented by 2 spaces but is not a field", rule
+            in_text = bool(_BLOCK.match(line))
+            in_buttons = line.startswith("  buttons:")
+            continue
+        if in_text and indent < 4 and _KNOWN_FIELD.match(stripped):
+            return (number, f"the field on this line is indented by {indent} spaces",
+                    "fields of an entry are indented by 2 spaces, like `text:` above it")
+        if in_text:
+            if indent != 4:
+                return (number, f"this line of the text is indented by {indent} spaces",
+                        "the lines of a text written `text: >-` are indented by 4 spaces, like the text's first line")
+            continue
+        if in_buttons:
+            if (indent == 4 and stripped.startswith("- ")) or (indent == 6 and not stripped.startswith("- ")):
+                continue
+            return (number, f"this line of the buttons is indented by {indent} spaces",
+                    "each button is `    - title: ...` (4 spaces) then `      payload: /intent` (6 spaces)")
+        return (number, f"this line is indented by {indent} spaces",
+                "fields of an entry are indented by 2 spaces; only the lines of a `text: >-` go deeper (4 spaces)")
+    return None

@@ -7,6 +7,10 @@
 #
 # Both always run, so every problem is listed in one go. Exit status 0 only when
 # both pass; warnings from step 2 are printed but do not fail.
+#
+# scripts/validate.sh --go-live (make go-live-check, run by make run-prod) also fails on
+# what must not reach visitors of the live site: placeholder clinic details in
+# content/clinic.yml and texts whose clinical sign-off is still pending.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -30,12 +34,16 @@ fi
 
 echo
 echo "== 2/2 Content checks (python -m editorial check) =="
-.venv/bin/python -m editorial check
+.venv/bin/python -m editorial check "$@"
 content_rc=$?
 
 echo
 if [ "$rasa_rc" -eq 0 ] && [ "$content_rc" -eq 0 ]; then
-  echo "VALIDATION PASSED: the content and training data are ready (next: \`make reload\`)."
+  if [ "${1:-}" = --go-live ]; then
+    echo "GO-LIVE CHECK PASSED: no placeholders, every text signed off."
+  else
+    echo "VALIDATION PASSED: the content and training data are ready (next: \`make reload\`)."
+  fi
   exit 0
 fi
 failed=()

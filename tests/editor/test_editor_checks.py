@@ -94,6 +94,78 @@ def test_yaml_syntax_error_names_the_line(project_copy):
     assert "quotes" in error.fix
 
 
+def indent_line(path: Path, contains: str, spaces: int) -> int:
+    """Re-indent the line containing ``contains`` by ``spaces``; its line number."""
+    lines = path.read_text().splitlines(keepends=True)
+    number = next(i for i, line in enumerate(lines) if contains in line)
+    lines[number] = " " * spaces + lines[number].lstrip(" ")
+    path.write_text("".join(lines))
+    return number + 1
+
+
+def test_a_mis_indented_text_line_is_reported_on_that_line_with_the_rule(project_copy):
+    text_line = next(line for line in (project_copy / APPROVED).read_text().splitlines()
+                     if line.startswith("    ") and "couple of hours" in line)
+    number = indent_line(project_copy / APPROVED, text_line.strip()[:30], 2)
+    error = only(findings(check(project_copy), "file.unreadable", file="content/approved.yml"), "unreadable")
+    assert error.line == number
+    assert "indented by 4 spaces" in error.fix and "quotes" not in error.fix
+
+
+def test_a_mis_indented_field_is_reported_on_that_line_with_the_rule(project_copy):
+    lines = (project_copy / APPROVED).read_text().splitlines()
+    start = lines.index("session_length:")
+    version = next(i for i in range(start, len(lines)) if lines[i].startswith("  version:"))
+    lines[version] = "   " + lines[version].lstrip()
+    (project_copy / APPROVED).write_text("\n".join(lines) + "\n")
+    error = only(findings(check(project_copy), "file.unreadable", file="content/approved.yml"), "unreadable")
+    assert error.line == version + 1
+    assert "fields of an entry are indented by 2 spaces" in error.fix
+
+
+def test_a_text_changed_without_a_raised_version_fails(project_copy):
+    from editorial.project import Project
+
+    Project(project_copy).write_fingerprint()  # what `make validate` leaves when it passes (no git here)
+    before = check(project_copy)
+    set_field(project_copy / APPROVED, "location", "text", "A reworded location text.")
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.code == "content.version_not_raised" and error.subject == "entry 'location'"
+    assert (project_copy / APPROVED).read_text().splitlines()[error.line - 1].strip().startswith("version:")
+    old = Project(project_copy).entries["location"].version
+    assert f"Raise version to {old + 1}" in error.fix
+    set_field(project_copy / APPROVED, "location", "version", str(old + 1))
+    assert not new_errors(before, check(project_copy))
+
+
+def test_the_baseline_is_the_last_commit_in_a_git_work_tree(project_copy):
+    import subprocess
+
+    git = ["git", "-C", str(project_copy), "-c", "user.email=t@example.org", "-c", "user.name=t"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    subprocess.run(git + ["add", "content/approved.yml"], check=True)
+    subprocess.run(git + ["commit", "-qm", "wording"], check=True)
+    before = check(project_copy)
+    set_field(project_copy / APPROVED, "greeting", "text", "Hello again, reworded.")
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.code == "content.version_not_raised" and "git show HEAD:content/approved.yml" in error.problem
+
+
+def test_go_live_refuses_placeholders_and_pending_sign_offs(project_copy):
+    from editorial.checks import run_checks
+    from editorial.project import Project
+
+    (project_copy / "content/clinic.yml").write_text(
+        (project_copy / "content/clinic.yml").read_text().replace(
+            'phone: "[clinic phone number \u2014 not yet configured]"', 'phone: "(530) 000-0000"'))
+    plain = check(project_copy)
+    assert not findings(plain, "golive.placeholder") and findings(plain, "clinic.placeholder")
+    live = run_checks(Project(project_copy), go_live=True)
+    fields = {f.subject for f in findings(live, "golive.placeholder")}
+    assert "field 'email'" in fields and "field 'phone'" not in fields
+    assert findings(live, "golive.signoff_pending") and not live.ok
+
+
 def test_entry_copied_and_not_renamed(project_copy):
     before = check(project_copy)
     block = remove_entry(project_copy / APPROVED, "thanks")
@@ -166,24 +238,25 @@ def test_misspelt_entry_id_gives_one_message_saying_what_to_rename(project_copy)
     assert (project_copy / APPROVED).read_text().splitlines()[error.line - 1] == "session_lenght:"
 
 
-def test_topic_answered_by_a_rule_but_not_mapped_to_an_entry(project_copy):
-    """A new topic with intent, examples, entry and rule but no line in the routing table."""
+def test_new_topic_without_its_routing_line_then_without_the_generated_lists(project_copy):
+    """Entry and examples but no line in the routing table; then the line but not the command."""
+    from clinic.routing import RoutingTable
+    from editorial.generated import differences
+
     before = check(project_copy)
-    replace(project_copy / "domain.yml", "  - about_clinic\n", "  - about_clinic\n  - parking\n")
     with open(project_copy / "data/nlu/topics.yml", "a") as f:
         f.write("\n- intent: parking\n  examples: |\n"
                 + "".join(f"    - where do I park at the ketamine clinic {i}\n" for i in range(30)))
-    with open(project_copy / "data/rules/answers.yml", "a") as f:
-        f.write("  - rule: answer parking\n    steps:\n      - intent: parking\n      - action: utter_answer\n")
     append_entry(project_copy / APPROVED, "parking", "Parking is free behind the building.")
     errors = new_errors(before, check(project_copy))
-    codes = sorted(f.code for f in errors)
-    assert codes == ["content.unused", "routing.intent_missing"], [f.format() for f in errors]
-    unmapped = findings(check(project_copy), "routing.intent_missing")[0]
-    assert unmapped.file == "domain.yml" and "'fallback' reply" in unmapped.problem
-    # The line in the routing table clears both.
+    assert sorted(f.code for f in errors) == ["content.unused", "nlu.unknown_intent"], [f.format() for f in errors]
+    assert all("routing.yml" in f.fix for f in errors)
     replace(project_copy / "content/routing.yml", "  # small talk\n",
             "  parking: {content: parking, category: article_topic, cues: override, ends_form: yes}\n  # small talk\n")
+    errors = new_errors(before, check(project_copy))
+    assert errors and {f.code for f in errors} == {"routing.generated_out_of_date"}
+    assert {f.file for f in errors} == {"domain.yml", "data/rules/answers.yml", "data/rules/form_exits.yml"}
+    differences(project_copy, RoutingTable.load(project_copy / "content/routing.yml"), write=True)
     assert not new_errors(before, check(project_copy))
 
 

@@ -104,5 +104,6 @@ def test_report_command_writes_both_files(project_copy, tmp_path):
 def test_makefile_targets_use_the_editorial_package():
     makefile = (ROOT / "Makefile").read_text()
     assert "\t$(PY) -m editorial.report\n" in makefile
-    assert "\tscripts/reload.sh\n" in makefile and "\tscripts/validate.sh\n" in makefile
+    assert "CLINIC_FOLLOW_RUN=1 scripts/reload.sh\n" in makefile and "\tscripts/validate.sh\n" in makefile
+    assert "run-prod: $(MODEL) go-live-check" in makefile
     assert "rasa data validate --fail-on-warnings" in (ROOT / "scripts/validate.sh").read_text()
