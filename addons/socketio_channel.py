@@ -11,7 +11,9 @@ handlers; this subclass calls it and then changes only what it must:
   ``addons/channel_input.py``); anything else gets an ``error`` event;
 * connections are accepted only from the clinic's site origins
   (``ALLOWED_ORIGINS``), in packets of at most 64 KB;
-* a store outage gets the polite reply (``addons/outage.py``).
+* a store outage gets the polite reply (``addons/outage.py``);
+* no HTTP response is written onto a WebSocket that has ended
+  (``addons/rasa_patches/socketio_websocket_end.py``: the ``is_closing`` tracebacks).
 
 Rasa's ``connect`` handler (``jwt_key``), its ``metadata_key`` handling and its
 message handling are its own.
@@ -34,7 +36,7 @@ from sanic import Blueprint
 
 from addons import outage
 from addons.channel_input import clean_text, payload_problem
-from addons.rasa_patches import socketio_rooms
+from addons.rasa_patches import socketio_rooms, socketio_websocket_end
 from clinic import settings
 
 logger = logging.getLogger(__name__)
@@ -75,6 +77,7 @@ class ClinicSocketIOInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         socketio_rooms.check()
+        socketio_websocket_end.check()
         webhook = super().blueprint(outage.guarded(on_new_message))
         sio = self.sio
         assert sio is not None  # set by Rasa's blueprint()
@@ -82,6 +85,7 @@ class ClinicSocketIOInput(SocketIOInput):
         sio.eio.cors_allowed_origins = allowed_origins()
         sio.eio.max_http_buffer_size = MAX_PACKET_BYTES
         socketio_rooms.install(self, sio)
+        socketio_websocket_end.install(sio)  # before Rasa's blueprint attaches sio to the app
 
         namespace = self.namespace or "/"
         rasa_handle_message = sio.handlers[namespace][self.user_message_evt]

@@ -41,11 +41,38 @@ class RunScript:
             LOG_DIR=str(tmp / "logs"),
             RASA_AUTH_TOKEN="run-test-token-" + os.urandom(12).hex(),
             SESSION_SECRET="run-test-secret-" + os.urandom(20).hex(),
+            ACTION_SERVER_TOKEN="run-test-action-" + os.urandom(12).hex(),
             MODEL=str(MODEL),
             RASA_TELEMETRY_ENABLED="false",
         )
         env.update(extra)
         return cls("run.sh", tmp, env)
+
+    @classmethod
+    def prod(cls, tmp: Path, tracker_url: str, clinic_url: str, redis_url: str, redis_prefix: str,
+             **extra: str) -> "RunScript":
+        """`make run-prod` on free ports: nginx in front of two Rasa servers, on the given stores."""
+        names = ("RASA_PORT", "RASA_PORT_2", "ACTION_PORT", "WEB_PORT", "NGINX_PORT")
+        ports = {name: str(free_port()) for name in names}
+        inherited = ("ALLOWED_ORIGINS", "WIDGET_RASA_URL", "TICKET_LOCK_LIFETIME", "LOG_LEVEL", "RASA_ARGS",
+                     "ACTION_SERVER_URL", "RASA_URL", "SANIC_BACKLOG")
+        env = {k: v for k, v in os.environ.items() if k not in inherited}
+        env.update(ports)
+        env.update(
+            ENV_FILE="/dev/null",
+            TRACKER_DB_URL=tracker_url, CLINIC_DB_URL=clinic_url,
+            REDIS_URL=redis_url, REDIS_LOCK_PREFIX=redis_prefix,
+            RASA_AUTH_TOKEN="run-prod-token-" + os.urandom(12).hex(),
+            SESSION_SECRET="run-prod-secret-" + os.urandom(24).hex(),
+            ACTION_SERVER_TOKEN="run-prod-action-" + os.urandom(12).hex(),
+            MODEL=str(MODEL), LOG_DIR=str(tmp / "logs"), NGINX_DIR=str(tmp / "nginx"),
+            READY_TIMEOUT="300", RASA_TELEMETRY_ENABLED="false",
+        )
+        env.update(extra)
+        return cls("run_prod.sh", tmp, env)
+
+    def url(self, port_name: str) -> str:
+        return f"http://127.0.0.1:{self.env[port_name]}"
 
     # --- what it printed -------------------------------------------------------
     def text(self) -> str:

@@ -99,6 +99,7 @@ def test_ps_shows_no_token_or_secret(running):
     for line in lines:
         assert running.env["RASA_AUTH_TOKEN"] not in line
         assert running.env["SESSION_SECRET"] not in line
+        assert running.env["ACTION_SERVER_TOKEN"] not in line
     cmdline = Path(f"/proc/{running.pid('rasa')}/cmdline").read_bytes()
     assert running.env["RASA_AUTH_TOKEN"].encode() not in cmdline
     assert running.env["RASA_AUTH_TOKEN"] not in running.text()  # nor in the output

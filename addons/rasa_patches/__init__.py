@@ -8,14 +8,15 @@ makes someone re-read each patch instead of silently running it on code it
 was not written for. Each has a test that it gives Rasa's own result
 (tests/test_rasa_patches.py and the tests named in each module).
 
-=====================  ===========================================================
-``speedups``           two per-message lookups computed once (graph schema, event types)
-``skops_import``       skops' slow trusted-type scan at start-up, answered from an index
-``action_calls``       the action-reply validator built once; kept-alive action-server calls
-``sql_tracker_store``  the tracker store's engine rebuilt (pooling, WAL); one INSERT per save
-``failsafe_bypass``    an outage exception that passes ``FailSafeTrackerStore`` on purpose
-``socketio_rooms``     Rasa 3.6.21's Socket.IO ``session_request`` without its missing ``await``
-=====================  ===========================================================
+==========================  ===========================================================
+``speedups``                two per-message lookups computed once (graph schema, event types)
+``skops_import``            skops' slow trusted-type scan at start-up, answered from an index
+``action_calls``            the action-reply validator built once; kept-alive action-server calls
+``sql_tracker_store``       the tracker store's engine rebuilt (pooling, WAL); one INSERT per save
+``failsafe_bypass``         an outage exception that passes ``FailSafeTrackerStore`` on purpose
+``socketio_rooms``          Rasa 3.6.21's Socket.IO ``session_request`` without its missing ``await``
+``socketio_websocket_end``  no HTTP response written onto an ended WebSocket (``is_closing`` tracebacks)
+==========================  ===========================================================
 
 Standard library only at import: importing this package imports no Rasa.
 """
