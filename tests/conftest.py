@@ -153,6 +153,7 @@ def make_stack(tmp: Path, **extra_env: str) -> Stack:
         "RASA_TELEMETRY_ENABLED": "false",
         "SANIC_REQUEST_MAX_SIZE": "65536",  # as scripts/env.sh
         "MAX_MESSAGE_CHARS": "2000",
+        "TOTP_REQUIRED_FOR": "none",  # staff console tests sign admins in with a password only
     })
     env.update(extra_env)
     return Stack(env=env, tmp=tmp, rasa_port=rasa_port, action_port=action_port, web_port=web_port)

@@ -97,6 +97,9 @@ def register(app: Sanic) -> None:
     app.blueprint(build_blueprint(state))
     from webapp.console import analytics, inbox  # analytics page, learning inbox (docs/ANALYTICS.md)
 
+    from webapp.console import totp  # two-step sign-in (required for admins)
+
+    app.blueprint(totp.build_blueprint(state))
     app.blueprint(analytics.build_blueprint(state))
     app.blueprint(inbox.build_blueprint(state))
     from webapp.console import live  # live console, takeover, front desk (docs/LIVE_CHAT.md)
@@ -125,6 +128,11 @@ def register(app: Sanic) -> None:
                 target = request.path + (f"?{request.query_string}" if request.query_string else "")
                 return response.redirect(f"{PREFIX}/login?" + urllib.parse.urlencode({"next": target}))
             return _refuse(403, "Refused: sign in first.")
+        if (totp.is_required(request.ctx.account.role) and not request.path.startswith(totp.SETUP_PATHS)
+                and not totp.is_enabled(request.ctx.account.id, state.clinic_url)):
+            if not unsafe:
+                return response.redirect(f"{PREFIX}/totp")
+            return _refuse(403, "Refused: set up two-step sign-in first (/staff/totp).")
         if access == "admin" and request.ctx.account.role != "admin":
             return _refuse(403, "Refused: this page is for admins.")
         if unsafe:

@@ -7,6 +7,7 @@
     python -m webapp.console.accounts enable --username bob
     python -m webapp.console.accounts unlock --username bob       # after too many failed sign-ins
     python -m webapp.console.accounts set-password --username bob # a reset, read like `create`
+    python -m webapp.console.accounts reset-totp --username bob   # lost phone and recovery codes
 
 There is no default account and no shared password: the first admin is made
 with ``create --role admin``. The accounts live in ``CLINIC_DB_URL`` (default
@@ -222,7 +223,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--password-stdin", action="store_true")
     for name, text in (("disable", "disable an account (and end its sessions)"),
                        ("enable", "enable a disabled account"),
-                       ("unlock", "clear failed sign-in counters")):
+                       ("unlock", "clear failed sign-in counters"),
+                       ("reset-totp", "remove two-step sign-in (lost phone and codes); ends the sessions")):
         s = sub.add_parser(name, help=text)
         s.add_argument("--username", required=True)
     sub.add_parser("list", help="list accounts")
@@ -245,14 +247,29 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "unlock":
             cleared = unlock(args.username, actor)
             print(f"Cleared {cleared} failed sign-in counter(s) of '{normalise_username(args.username)}'.")
+        elif args.command == "reset-totp":
+            from webapp.console import totp
+
+            name = normalise_username(args.username)
+            account = get(name)
+            if account is None:
+                raise AccountError(f"no account named '{name}'")
+            had = totp.remove(account.id, end_sessions=True)
+            audit.record(actor, "totp_reset", f"account:{name}", {"was_on": had})
+            after = " It must set it up again at its next sign-in." if totp.is_required(account.role) else ""
+            print(f"Two-step sign-in of '{name}' {'removed' if had else 'was not set up'}; "
+                  f"its sessions were ended.{after}")
         elif args.command == "list":
             rows = list_accounts()
             if not rows:
                 print("No accounts yet. Make the first admin with: "
                       "python -m webapp.console.accounts create --username NAME --role admin")
+            from webapp.console import totp
+
             for a in rows:
                 last = a.last_sign_in_at.strftime("%Y-%m-%d %H:%M UTC") if a.last_sign_in_at else "never"
-                print(f"{a.username:<24} {a.role:<6} {'active' if a.active else 'disabled':<9} "
+                two = "2-step on " if totp.is_enabled(a.id) else "2-step off"
+                print(f"{a.username:<24} {a.role:<6} {'active' if a.active else 'disabled':<9} {two} "
                       f"last sign-in: {last}")
     except AccountError as e:
         print(f"error: {e}", file=sys.stderr)

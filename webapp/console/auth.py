@@ -12,6 +12,14 @@
   after ``LOGIN_LOCK_AFTER`` (5) failures the username+IP is locked for
   ``LOGIN_LOCK_MINUTES`` (15), and after three times as many failures from
   any address, the username itself is. ``accounts unlock`` clears the counters.
+  Wrong second-factor codes and wrong current passwords (changing one's password)
+  count the same way.
+* With a second factor set up (``webapp.console.totp``) the right password only earns a
+  signed cookie good for five minutes (``staff_second_factor``); the session starts once
+  the code is right, and the counters are cleared only then.
+* In the production profile (``CLINIC_PROFILE=production``) cookies are always
+  ``Secure`` (TLS ends at the load balancer, so the app itself may see plain HTTP);
+  ``SESSION_COOKIE_SECURE=0`` and ``TOTP_REQUIRED_FOR=none`` keep the console off there.
 """
 
 from __future__ import annotations
@@ -27,13 +35,17 @@ from typing import Optional, Tuple
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from webapp.console import accounts, audit
+from webapp.console import accounts, audit, totp
 from webapp.console.models import LoginThrottle, StaffAccount, StaffSession, session_factory, utcnow
 
 logger = logging.getLogger("webapp.console.auth")
 
 SESSION_COOKIE = "staff_session"
 LOGIN_COOKIE = "staff_login"
+SECOND_FACTOR_COOKIE = "staff_second_factor"
+SECOND_FACTOR_SECONDS = 300
+# sign_in's message when the password was right and a code is still owed.
+SECOND_FACTOR = "second factor required"
 COOKIE_PATH = "/staff"
 MIN_SECRET = 32
 
@@ -76,6 +88,14 @@ class AuthConfig:
         secure = os.environ.get("SESSION_COOKIE_SECURE", "auto").strip().lower()
         if secure not in ("auto", "1", "0", "true", "false"):
             raise ConsoleConfigError("SESSION_COOKIE_SECURE must be auto, 1 or 0")
+        if os.environ.get("CLINIC_PROFILE") == "production":
+            if secure in ("0", "false"):
+                raise ConsoleConfigError("SESSION_COOKIE_SECURE=0 is refused in the production profile: staff "
+                                         "sessions travel only over HTTPS")
+            secure = "1"
+            if (os.environ.get("TOTP_REQUIRED_FOR") or "").strip().lower() == "none":
+                raise ConsoleConfigError("TOTP_REQUIRED_FOR=none is refused in the production profile: admins "
+                                         "sign in with a second factor")
         return cls(
             secret=secret,
             idle=dt.timedelta(minutes=_env_float("SESSION_IDLE_MINUTES", 30)),
@@ -100,6 +120,7 @@ class Auth:
         self.db_url = db_url
         self._sessions = URLSafeTimedSerializer(config.secret, salt="staff-console-session")
         self._login = URLSafeTimedSerializer(config.secret, salt="staff-console-login-csrf")
+        self._second = URLSafeTimedSerializer(config.secret, salt="staff-console-second-factor")
 
     # --- cookies ---------------------------------------------------------------
     def secure_cookie(self, scheme: str) -> bool:
@@ -139,6 +160,24 @@ class Auth:
             return self._login.loads(cookie, max_age=3600)
         except BadSignature:
             return None
+
+    # --- between the password and the code ------------------------------------------
+    def new_second_factor(self, account: StaffAccount) -> Tuple[str, str]:
+        """(signed cookie value, form token) after the right password of an account with TOTP."""
+        nonce = secrets.token_urlsafe(24)
+        return self._second.dumps({"a": account.id, "n": nonce}), nonce
+
+    def second_factor_from_cookie(self, cookie: Optional[str]) -> Optional[Tuple[int, str]]:
+        """(account id, form token) while the password step is fresh, else None."""
+        if not cookie:
+            return None
+        try:
+            value = self._second.loads(cookie, max_age=SECOND_FACTOR_SECONDS)
+        except BadSignature:
+            return None
+        if not isinstance(value, dict) or not isinstance(value.get("a"), int) or not isinstance(value.get("n"), str):
+            return None
+        return value["a"], value["n"]
 
     # --- sessions ----------------------------------------------------------------
     def start_session(self, account: StaffAccount, ip: str) -> Tuple[str, StaffSession]:
@@ -248,6 +287,10 @@ class Auth:
             session.commit()
         return count
 
+    def count_failure(self, username: str, ip: str) -> int:
+        """A wrong code or current password: counted like a failed sign-in."""
+        return self._failed(accounts.normalise_username(username)[:64], ip)
+
     def _succeeded(self, username: str, ip: str) -> None:
         with session_factory(self.db_url)() as session:
             session.query(LoginThrottle).filter(
@@ -274,6 +317,13 @@ class Auth:
             return None, f"Too many failed sign-ins. Wait {wait} second(s) and try again."
         account = accounts.get(name, self.db_url) if name else None
         ok = accounts.verify_password(account.password_hash if account else None, password)
+        if ok and account is not None and account.active and totp.is_enabled(account.id, self.db_url):
+            # The counters stay until the code is right: re-entering the password must not
+            # reset the count of wrong codes.
+            logger.info("Staff password accepted for '%s' from %s; second factor asked", shown, ip)
+            audit.record(name, "sign_in_password", f"account:{name}", {"second_factor": "asked"}, ip=ip,
+                         role=account.role, url=self.db_url)
+            return account, SECOND_FACTOR
         if ok and account is not None and account.active:
             self._succeeded(name, ip)
             with session_factory(self.db_url)() as session:
@@ -295,5 +345,48 @@ class Auth:
         return None, "Wrong username or password."
 
 
+    def second_factor(self, account_id: int, code: str, ip: str) -> Tuple[Optional[StaffAccount], str]:
+        """The code after the password: (account, "") when right, else (None, message).
+
+        Blocking (database): call it from a worker thread.
+        """
+        account = accounts.get_by_id(account_id, self.db_url)
+        if account is None or not account.active:
+            return None, "Sign in again."
+        name = account.username
+        refused = self.refusal(name, ip)
+        if refused:
+            reason, wait = refused
+            audit.record(name, "sign_in_refused", f"account:{name}", {"reason": reason, "step": "second factor",
+                                                                        "retry_after_seconds": wait},
+                         ip=ip, url=self.db_url)
+            if reason == "locked":
+                return None, (f"Too many failed sign-ins: this account is locked for {wait // 60 + 1} "
+                              "minute(s) from here. An admin can unlock it.")
+            return None, f"Too many failed sign-ins. Wait {wait} second(s) and try again."
+        kind = totp.verify(account.id, code, self.db_url)
+        if kind is None:
+            failures = self._failed(name, ip)
+            logger.warning("Wrong second-factor code for '%s' from %s (%d in a row)", name, ip, failures)
+            audit.record(name, "sign_in_failed", f"account:{name}",
+                         {"reason": "wrong second-factor code", "consecutive_failures": failures}, ip=ip,
+                         url=self.db_url)
+            return None, "That code is not right (or was used already)."
+        self._succeeded(name, ip)
+        with session_factory(self.db_url)() as session:
+            row = session.get(StaffAccount, account.id)
+            row.last_sign_in_at = utcnow()
+            session.commit()
+        detail = {"second_factor": kind}
+        if kind == "recovery_code":
+            detail["recovery_codes_left"] = totp.recovery_left(account.id, self.db_url)
+        logger.info("Staff sign-in: '%s' from %s (%s)", name, ip, kind)
+        audit.record(name, "sign_in", f"account:{name}", detail, ip=ip, role=account.role, url=self.db_url)
+        return account, ""
+
+
 def tokens_equal(a: Optional[str], b: Optional[str]) -> bool:
-    return bool(a) and bool(b) and hmac.compare_digest(str(a), str(b))
+    """Constant-time; a non-ASCII value is simply unequal (``compare_digest`` raises on str)."""
+    if not a or not b:
+        return False
+    return hmac.compare_digest(str(a).encode("utf-8", "replace"), str(b).encode("utf-8", "replace"))

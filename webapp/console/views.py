@@ -18,7 +18,8 @@ from sanic.request import Request
 from clinic import content, settings
 from clinic.models import REVIEW_STATUSES, STATUSES, ConversationReview, session_factory, utcnow
 from webapp.console import accounts, audit, export, queue, retention
-from webapp.console.auth import LOGIN_COOKIE, SESSION_COOKIE, Auth, tokens_equal
+from webapp.console.auth import (LOGIN_COOKIE, SECOND_FACTOR, SECOND_FACTOR_COOKIE, SECOND_FACTOR_SECONDS,
+                                 SESSION_COOKIE, Auth, tokens_equal)
 from webapp.console.conversations import ConversationFilter, Row, TrackerReader
 
 logger = logging.getLogger("webapp.console")
@@ -219,14 +220,36 @@ def build_blueprint(state: ConsoleState) -> Blueprint:
         auth.set_cookie(resp, LOGIN_COOKIE, signed, request.scheme, max_age=3600)
         return resp
 
+    def code_page(request: Request, token: str, error: str = "", status: int = 200):
+        target = request.args.get("next")
+        if request.method == "POST" and request.form:
+            target = request.form.get("next") or target
+        return state.render(request, "login.html", status=status, login_token=token, error=error,
+                            second_factor=True, next=_safe_next(target))
+
+    def start_session(request: Request, account, ip: str, target: Optional[str]):
+        if request.ctx.staff_session is not None:
+            auth.end_session(request.ctx.staff_session.id)  # never keep a session across sign-ins
+        cookie, _row = auth.start_session(account, ip)
+        resp = response.redirect(_safe_next(target), status=303)
+        auth.set_cookie(resp, SESSION_COOKIE, cookie, request.scheme, max_age=None)
+        auth.clear_cookie(resp, LOGIN_COOKIE)
+        auth.clear_cookie(resp, SECOND_FACTOR_COOKIE)
+        return resp
+
     @bp.get("/login", ctx_console_access="public")
     async def login_form(request: Request):
         if request.ctx.account is not None:
             return response.redirect(_safe_next(request.args.get("next")))
+        pending = auth.second_factor_from_cookie(request.cookies.get(SECOND_FACTOR_COOKIE))
+        if pending is not None:  # the password was right: the code is next
+            return code_page(request, pending[1])
         return login_page(request)
 
     @bp.post("/login", ctx_console_access="public")
     async def login_submit(request: Request):
+        if request.form and "code" in request.form:
+            return await code_submit(request)
         expected = auth.login_token_from_cookie(request.cookies.get(LOGIN_COOKIE))
         sent = request.form.get("csrf_token") if request.form else None
         if not tokens_equal(sent, expected):
@@ -239,13 +262,30 @@ def build_blueprint(state: ConsoleState) -> Blueprint:
         if account is None:
             status = 429 if error.startswith("Too many") else 401
             return login_page(request, error=error, status=status, username=username)
-        if request.ctx.staff_session is not None:
-            auth.end_session(request.ctx.staff_session.id)  # never keep a session across sign-ins
-        cookie, _row = await asyncio.to_thread(auth.start_session, account, ip)
-        resp = response.redirect(_safe_next(request.form.get("next")), status=303)
-        auth.set_cookie(resp, SESSION_COOKIE, cookie, request.scheme, max_age=None)
-        auth.clear_cookie(resp, LOGIN_COOKIE)
-        return resp
+        if error == SECOND_FACTOR:
+            signed, _token = auth.new_second_factor(account)
+            target = _safe_next(request.form.get("next"))
+            resp = response.redirect("/staff/login?" + urllib.parse.urlencode({"next": target}), status=303)
+            auth.set_cookie(resp, SECOND_FACTOR_COOKIE, signed, request.scheme, max_age=SECOND_FACTOR_SECONDS)
+            auth.clear_cookie(resp, LOGIN_COOKIE)
+            return resp
+        return await asyncio.to_thread(start_session, request, account, ip, request.form.get("next"))
+
+    async def code_submit(request: Request):
+        """The second step: the code from the authenticator app (or a recovery code)."""
+        pending = auth.second_factor_from_cookie(request.cookies.get(SECOND_FACTOR_COOKIE))
+        if pending is None:
+            return response.text("Refused: the sign-in took too long. Sign in again.", status=403)
+        account_id, token = pending
+        if not tokens_equal(request.form.get("csrf_token"), token):
+            return response.text("Refused: the sign-in form had expired. Reload the page and try again.",
+                                 status=403)
+        ip = _ip(request)
+        account, error = await asyncio.to_thread(auth.second_factor, account_id, request.form.get("code") or "",
+                                                 ip)
+        if account is None:
+            return code_page(request, token, error=error, status=429 if error.startswith("Too many") else 401)
+        return await asyncio.to_thread(start_session, request, account, ip, request.form.get("next"))
 
     @bp.post("/logout")
     async def logout(request: Request):
@@ -268,8 +308,17 @@ def build_blueprint(state: ConsoleState) -> Blueprint:
         again = request.form.get("again") or ""
         me = accounts.get(who, state.clinic_url)
         error = ""
+        # Throttled like sign-in: a borrowed session must not become a way to guess the password.
+        refused = await asyncio.to_thread(auth.refusal, who, _ip(request))
+        if refused:
+            return state.render(request, "password.html", status=429, min_length=accounts.MIN_PASSWORD,
+                                error=f"Too many wrong passwords. Wait {refused[1]} second(s) and try again.")
         if me is None or not await asyncio.to_thread(accounts.verify_password, me.password_hash, current):
             error = "The current password is wrong."
+            failures = await asyncio.to_thread(auth.count_failure, who, _ip(request))
+            audit.record(who, "password_change_failed", f"account:{who}",
+                         {"reason": "wrong current password", "consecutive_failures": failures},
+                         ip=_ip(request), role=role, url=state.clinic_url)
         elif new != again:
             error = "The two new passwords differ."
         elif new == current:
