@@ -28,6 +28,14 @@ FORM_SLOTS = ("callback_consent", "callback_name", "callback_contact", "callback
 MAX_NAME = 100
 MAX_TIME = 120
 PHONE_REGION = "US"
+# Replies that are not anyone's name: a visitor who answers the name question with "yes"
+# (or "ok", "no thanks"...) is asked again rather than addressed as "Yes" by staff.
+NOT_A_NAME = frozenset("""
+    yes yeah yea yep yup ya yah y sure ok okay okey k kk alright fine correct absolutely
+    definitely certainly please thanks thank you thx no nope nah n not never maybe perhaps
+    hi hello hey hiya what why how huh hmm hm um uh er idk dunno know don't dont i i'm im it's its
+    cool lol test anonymous nobody none nothing name my is it that this me so just the a an and or
+""".split())
 
 
 def parse_contact(text: str) -> Optional[Tuple[str, str]]:
@@ -71,6 +79,9 @@ class ValidateCallbackForm(FormValidationAction):
         name = " ".join(str(value or "").split())
         if not name or len(name) > MAX_NAME or "?" in name or re.search(r"\d", name):
             return {"callback_name": None}
+        words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", name.casefold())
+        if not words or all(w in NOT_A_NAME for w in words):
+            return {"callback_name": None}  # "yes", "ok thanks", "!!!": asked again
         return {"callback_name": name}
 
     def validate_callback_contact(
