@@ -95,6 +95,8 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("ROUTING_TABLE", _root_path("content", "routing.yml"), "which intent leads to which content id"),
     Setting("LOG_LEVEL", _const("INFO"), "log level of the action server and the web app"),
     Setting("RETENTION_DAYS", _const("180"), "conversations and callback requests older than this are deleted"),
+    Setting("RETENTION_FIRST_RUN_SECONDS", _const("300"),
+            "make run / run-prod: seconds after start before the first daily purge"),
     Setting("CLINIC_TZ", _const("America/Los_Angeles"), "time zone staff see times in"),
     Setting("READY_TIMEOUT", _const("180"), "seconds the scripts wait for a server to answer"),
     Setting("RASA_AUTH_TOKEN", _const(""), "HTTP API token (generated into .env by the scripts)"),

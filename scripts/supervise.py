@@ -330,6 +330,12 @@ def web_program(env: Dict[str, str]) -> Program:
     return Program("web", [sys.executable, "-m", "webapp", "--port", port], http_ok(f"{base}/healthz"), base)
 
 
+def retention_program(env: Dict[str, str]) -> Program:
+    """The daily purge (webapp/console/retention.py): a process that sleeps between purges."""
+    every = env.get("RETENTION_EVERY_HOURS") or "24"
+    return Program("retention", [sys.executable, "-m", "webapp.console.retention", "--every-hours", every])
+
+
 def nginx_program(env: Dict[str, str], prefix: Path) -> Program:
     from scripts import nginx_conf
 
@@ -350,16 +356,17 @@ def dev_profile(env: Dict[str, str]) -> Tuple[List[Program], str]:
     Rasa server (REST, Socket.IO, API):     {rasa.url}   (API token in .env)
     Action server:                          {actions.url}
     Logs:                                   {log_dir(env)}/
+    Retention:                              conversations older than RETENTION_DAYS purged daily
   A process that stops is started again. Ctrl-C stops everything.
 """
-    return [actions, rasa, web], banner
+    return [actions, rasa, web, retention_program(env)], banner
 
 
 def prod_profile(env: Dict[str, str]) -> Tuple[List[Program], str]:
     ports = [env.get("RASA_PORT") or "5005", env.get("RASA_PORT_2") or "5006"]
     rasas = [rasa_program(env, f"rasa-{port}", port) for port in ports]
     actions, web = actions_program(env), web_program(env)
-    programs = [actions, *rasas, web]
+    programs = [actions, *rasas, web, retention_program(env)]  # one host: the one daily purge
     front = ""
     if (env.get("NGINX") or "on").lower() not in ("0", "off", "no", "false"):
         nginx = nginx_program(env, Path(env.get("NGINX_DIR") or ROOT / "var" / "nginx"))

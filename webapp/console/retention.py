@@ -8,8 +8,15 @@ all its events go (every session of that sender), with the console's note on
 it. Callback requests go when they were made before the cutoff. The audit log
 records how many of each were deleted (it is not itself purged).
 
-This is the one place that writes to Rasa's tracker store. Run it daily, for
-example from cron: ``15 3 * * * cd /srv/clinic && .venv/bin/python -m webapp.console.retention``.
+This is the one place that writes to Rasa's tracker store. ``make run`` and
+``make run-prod`` run it daily (``--every-hours 24``, a process their supervisor keeps
+running; the first purge ``RETENTION_FIRST_RUN_SECONDS`` after start). Run the parts
+yourself, and it is yours to schedule on one host, for example from cron:
+``15 3 * * * cd /srv/clinic && .venv/bin/python -m webapp.console.retention``.
+
+On SQLite, deleted rows are overwritten (``secure_delete``) and the write-ahead log is
+emptied afterwards (``wal_checkpoint(TRUNCATE)``): without that, a purged visitor's email
+stayed readable in ``rasa.db-wal`` (and in the database file's free pages).
 """
 
 from __future__ import annotations
@@ -19,10 +26,12 @@ import datetime as dt
 import logging
 import os
 import sys
+import threading
+import time
 from dataclasses import asdict, dataclass
 from typing import List, Optional
 
-from sqlalchemy import bindparam, create_engine, text
+from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -65,6 +74,31 @@ class PurgeResult:
     dry_run: bool = False
 
 
+def _overwrite_deleted(dbapi_connection, _record) -> None:
+    """SQLite: deleted content is zeroed, not left in free pages (per connection)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA secure_delete = ON")
+    cursor.close()
+
+
+def empty_wal(conn, attempts: int = 10) -> bool:
+    """SQLite: copy the write-ahead log into the database and truncate it; True when done.
+
+    A reader in the middle of a transaction (the console, Rasa) keeps the log busy for a
+    moment: try again for about two seconds, then say so in the log (counts, no content).
+    """
+    if conn.dialect.name != "sqlite":
+        return True
+    for attempt in range(attempts):
+        busy, _log, _done = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        if not busy:
+            return True
+        time.sleep(0.2)
+    logger.warning("Retention: the SQLite write-ahead log could not be emptied (a reader kept it busy); "
+                   "it is emptied at the next checkpoint")
+    return False
+
+
 def _tracker_exists(url: str) -> bool:
     parsed = make_url(url)
     if parsed.drivername.startswith("sqlite"):
@@ -87,6 +121,8 @@ def purge(days: int, actor: str, ip: str = "", role: str = "", dry_run: bool = F
     gone: List[str] = []
     if _tracker_exists(tracker_url):
         engine = create_engine(tracker_url, future=True)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _overwrite_deleted)
         try:
             with engine.connect() as conn:
                 try:
@@ -110,6 +146,8 @@ def purge(days: int, actor: str, ip: str = "", role: str = "", dry_run: bool = F
                         result.events += max(deleted.rowcount or 0, 0)
                         survivors = {r[0] for r in conn.execute(STILL_THERE, {"senders": chunk})}
                     gone.extend(s for s in chunk if s not in survivors)
+                if senders and not dry_run:
+                    empty_wal(conn)
         finally:
             engine.dispose()
     result.conversations = len(gone)
@@ -122,11 +160,17 @@ def purge(days: int, actor: str, ip: str = "", role: str = "", dry_run: bool = F
             result.reviews = sum(reviews.filter(ConversationReview.sender_id.in_(gone[i:i + CHUNK])).count()
                                  for i in range(0, len(gone), CHUNK))
         else:
+            if session.bind.dialect.name == "sqlite":
+                session.execute(text("PRAGMA secure_delete = ON"))  # names, phones, emails: zeroed
             result.callback_requests = old_requests.delete(synchronize_session=False)
             for i in range(0, len(gone), CHUNK):
                 result.reviews += (reviews.filter(ConversationReview.sender_id.in_(gone[i:i + CHUNK]))
                                    .delete(synchronize_session=False))
             session.commit()
+            if session.bind.dialect.name == "sqlite":
+                if str(session.execute(text("PRAGMA journal_mode")).scalar()).lower() == "wal":
+                    with session.bind.connect() as conn:
+                        empty_wal(conn)
 
     detail = asdict(result)
     if dry_run:
@@ -137,17 +181,59 @@ def purge(days: int, actor: str, ip: str = "", role: str = "", dry_run: bool = F
     return result
 
 
+SCHEDULE_ACTOR = "retention-schedule"
+
+
+def run_every(hours: float, days: int, first_after: float, stop: Optional[threading.Event] = None) -> None:
+    """Purge now (after ``first_after`` seconds), then every ``hours``, until ``stop`` is set.
+
+    How ``make run``/``make run-prod`` schedule it. A failed purge (a database away for a
+    moment) is logged by its first line and tried again at the next hour, never ends the loop.
+    """
+    stop = stop or threading.Event()
+    logger.info("Retention: purging what is older than %d days every %g hour(s), first in %ds",
+                days, hours, first_after)
+    wait = max(0.0, first_after)
+    while not stop.wait(wait):
+        try:
+            result = purge(days, SCHEDULE_ACTOR)
+            logger.info("Retention: deleted %d conversation(s), %d callback request(s)",
+                        result.conversations, result.callback_requests)
+            wait = hours * 3600
+        except Exception as e:  # noqa: BLE001 - the schedule must survive a bad moment
+            logger.error("Retention purge failed (%s: %s); trying again in an hour", type(e).__name__,
+                         str(e).splitlines()[0][:200] if str(e) else "")
+            wait = min(hours * 3600, 3600)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m webapp.console.retention", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=None,
                         help=f"keep this many days (default: RETENTION_DAYS or {DEFAULT_DAYS})")
     parser.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    parser.add_argument("--every-hours", type=float, default=None,
+                        help="keep running and purge every this many hours (make run: 24)")
+    parser.add_argument("--first-after-seconds", type=float, default=None,
+                        help="with --every-hours: seconds before the first purge (RETENTION_FIRST_RUN_SECONDS)")
     args = parser.parse_args(argv)
     days = args.days if args.days is not None else default_days()
     if days < 1:
         print("error: --days must be at least 1", file=sys.stderr)
         return 2
+    if args.every_hours is not None:
+        if args.every_hours <= 0 or args.dry_run:
+            print("error: --every-hours must be above 0 (and is not a dry run)", file=sys.stderr)
+            return 2
+        first = (args.first_after_seconds if args.first_after_seconds is not None
+                 else settings.get_float("RETENTION_FIRST_RUN_SECONDS"))
+        stop = threading.Event()
+        import signal
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        run_every(args.every_hours, days, first, stop)
+        return 0
     from webapp.console.accounts import _cli_actor
 
     result = purge(days, _cli_actor(), dry_run=args.dry_run)

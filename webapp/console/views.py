@@ -531,7 +531,9 @@ def build_blueprint(state: ConsoleState) -> Blueprint:
         who, role = actor(request)
         preview = await asyncio.to_thread(retention.purge, days, who, dry_run=True, clinic_url=state.clinic_url,
                                           tracker_url=state.reader.url)
-        return state.render(request, "purge.html", days=days, preview=preview, result=None)
+        last = audit.query(audit.AuditFilter(action="purge"), 1, 1, state.clinic_url)[0]
+        return state.render(request, "purge.html", days=days, preview=preview, result=None,
+                            last_purge=last[0] if last else None, schedule_actor=retention.SCHEDULE_ACTOR)
 
     @bp.post("/purge", ctx_console_access="admin")
     async def purge_submit(request: Request):
