@@ -6,7 +6,7 @@ RASA  := $(VENV)/bin/rasa
 MODEL := models/clinic.tar.gz
 TRAIN_INPUTS := config.yml domain.yml content/routing.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard addons/*.py clinic/*.py) $(wildcard semantics/*.py) $(wildcard content/lexicons/*.yml)
 
-.PHONY: run test shell train validate go-live-check content-report reload bench run-prod staff-admin retention
+.PHONY: run test shell train validate go-live-check content-report reload bench run-prod staff-admin retention eval
 
 ## run: set up, train if needed, start action server :5055, Rasa :5005 and web app :8080
 run: $(MODEL)
@@ -38,6 +38,11 @@ content-report: $(VENV)/.installed
 ## reload: validate, retrain, and load model and wording into the running servers
 reload: $(VENV)/.installed
 	CLINIC_FOLLOW_RUN=1 scripts/reload.sh
+
+## eval: score the held-out cases of eval/ (own, third-party, CLINC150 probes); a private stack, or EVAL_URL's server
+eval: $(VENV)/.installed
+	@[ -n "$$EVAL_URL" ] || $(MAKE) --no-print-directory train
+	$(PY) -m eval $(EVAL_ARGS)
 
 ## bench: this project's configuration against Rasa's default, side by side
 bench: $(VENV)/.installed

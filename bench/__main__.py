@@ -11,8 +11,8 @@ For each of the two models (config.yml, and bench/default_config.yml: what
    messages; 20 visitors who each send their next message 1 s after the
    previous reply; saturation (no pause, several concurrency levels, the best);
    resident memory after the load; py-spy flame graphs under load;
-4. accuracy with ../shared/eval/evaluate.py (public cases + 1000 out-of-scope
-   probes) and on bench/heldout.yml.
+4. accuracy with the project's own evaluation (eval/, as `make eval` scores:
+   eval/cases/own.yml, eval/cases/third_party.yml and 1000 CLINC150 probes).
 
 Writes bench-output/results.json, results.md, results.png and per-model
 details (Locust CSVs, latencies, logs, flame graphs) in bench-output/<model>/.
@@ -92,10 +92,9 @@ def measure(name: str, model: Path, p: Dict[str, Any], do_profile: bool,
                 time.sleep(1.0)
                 run_phase(stack.url, out / "profiled", users=8, seconds=p["profile"], pids=pids, seed=99)
                 result["profile"] = profile.finish(spies, pids, out, name)
-            log(f"{name}: accuracy (evaluate.py, {p['probe_n']} probes, and bench/heldout.yml)")
+            log(f"{name}: accuracy (eval/: own and third-party cases, {p['probe_n']} CLINC150 probes)")
             t0 = time.perf_counter()
-            runs = evaluation.start(stack.url, stack.token, out, p["probe_n"])
-            result["accuracy"] = evaluation.finish(runs)
+            result["accuracy"] = evaluation.score(stack.url, stack.token, out, p["probe_n"])
             result["accuracy"]["seconds"] = time.perf_counter() - t0
             result["server"]["rss_after_eval_mb"] = tree_rss(rasa_pid) / 2**20
     finally:

@@ -1,71 +1,43 @@
-"""Accuracy through the shared harness (../shared/eval/evaluate.py), run against a live server."""
+"""Accuracy in the benchmark: the project's own evaluation (eval/, as `make eval` runs it) against a live server.
+
+The same judging as the outside referee (eval/scoring.py), on the project's held-out
+sets: eval/cases/own.yml, eval/cases/third_party.yml and ``probe_n`` CLINC150 probes
+(eval/probes/). Groups are named ``<set>_<group>`` (``own_topic``,
+``third_party_crisis``...); the probes keep their names (``probe_oos``, ``probe_small``).
+"""
 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Dict
 
-import yaml
-
-from bench.stack import PY, ROOT, base_env
-
-EVAL_DIR = ROOT.parent / "shared" / "eval"
-EVALUATE = EVAL_DIR / "evaluate.py"
-PUBLIC_CASES = EVAL_DIR / "public_cases.yml"
-PROBES = EVAL_DIR / "probes_dev.json"
-HELDOUT = Path(__file__).resolve().parent / "heldout.yml"
+from eval.runner import SETS, Evaluation, evaluate
 
 
-def heldout_cases(out: Path) -> Path:
-    """bench/heldout.yml in evaluate.py's case format (its groups: topic, medical, staff, crisis, oos)."""
-    held = yaml.safe_load(HELDOUT.read_text())
-    single: Dict[str, List[str]] = {}
-    for text, intent in held.get("topic", []):
-        single.setdefault(intent, []).append(text)
-    cases = {
-        "single": single,
-        "medical": [t for t, _ in held.get("medical", [])],
-        "staff": [t for t, _ in held.get("staff", [])],
-        "crisis": [t for t, _ in held.get("crisis", [])],
-        "out_of_scope": [t for t, _ in held.get("oos", [])],
+def group_name(set_name: str, group: str) -> str:
+    """``own_topic``; the probe groups already say where they come from."""
+    return group if set_name == "probes" else f"{set_name}_{group}"
+
+
+def summary(result: Evaluation) -> Dict[str, Any]:
+    """Share right, right/count and threshold per group; request errors; latency of the scoring run."""
+    data = result.as_json()
+    return {
+        "groups": {group_name(r.set, r.group): round(r.score, 3) for r in result.rows},
+        "counts": {group_name(r.set, r.group): f"{r.right}/{r.count}" for r in result.rows},
+        "thresholds": {group_name(r.set, r.group): r.threshold for r in result.rows},
+        "below_threshold": [group_name(r.set, r.group) for r in result.rows if not r.passed],
+        "errors": result.errors,
+        "latency_ms_p50": data["latency_ms_p50"],
+        "latency_ms_p95": data["latency_ms_p95"],
     }
-    out.write_text(yaml.safe_dump(cases, sort_keys=False, allow_unicode=True))
-    return out
 
 
-def start(url: str, token: str, out_dir: Path, probe_n: int) -> List[tuple]:
-    """Start both evaluations (public cases + probes, and the held-out set) side by side."""
-    runs = []
-    for name, args in (
-        ("public", [str(PUBLIC_CASES), "--probe", str(PROBES), "--probe-n", str(probe_n)]),
-        ("heldout", [str(heldout_cases(out_dir / "heldout_cases.yml"))]),
-    ):
-        out = out_dir / f"eval-{name}.json"
-        log = open(out_dir / f"eval-{name}.log", "wb")
-        proc = subprocess.Popen([PY, str(EVALUATE), *args, "--url", url, "--token", token,
-                                 "--json", str(out), "--quiet"],
-                                cwd=ROOT, env=base_env(), stdout=log, stderr=subprocess.STDOUT)
-        runs.append((name, proc, out))
-    return runs
-
-
-def finish(runs: List[tuple], timeout: float = 900) -> dict:
-    """Share right per group; held-out groups are prefixed ``heldout_``."""
-    groups: Dict[str, float] = {}
-    counts: Dict[str, str] = {}
-    errors = 0
-    for name, proc, out in runs:
-        rc = proc.wait(timeout=timeout)
-        if rc != 0 or not out.exists():
-            raise RuntimeError(f"evaluate.py ({name}) failed with {rc}; see {out.with_suffix('.log')}")
-        summary = json.loads(out.read_text())["summary"]
-        prefix = "" if name == "public" else "heldout_"
-        errors += summary.get("errors", 0)
-        for group, value in summary.items():
-            if isinstance(value, (int, float)) and not group.startswith("latency") and group != "errors":
-                groups[prefix + group] = value
-        for group, c in summary.get("counts", {}).items():
-            counts[prefix + group] = c
-    return {"groups": groups, "counts": counts, "errors": errors}
+def score(url: str, token: str, out_dir: Path, probe_n: int, workers: int = 4) -> Dict[str, Any]:
+    """Score the server at ``url`` on every set of eval/; details (every outcome) in ``out_dir/eval.json``,
+    the table with the misses in ``out_dir/eval.txt``."""
+    result = evaluate(url, token, SETS, probe_n, workers)
+    (out_dir / "eval.json").write_text(json.dumps(result.as_json(), indent=1, ensure_ascii=False), encoding="utf-8")
+    (out_dir / "eval.txt").write_text(result.table() + "\n", encoding="utf-8")
+    return summary(result)

@@ -1,11 +1,12 @@
 """Compare NLU pipelines on the same data: ``python -m bench.pipelines [variant ...]``.
 
 How config.yml's pipeline was chosen. Each variant is config.yml with one
-change; each is trained on data/nlu and scored, NLU only, on the public cases
-(../shared/eval/public_cases.yml), 1000 out-of-scope probes and the small-talk
-probes (../shared/eval/probes_dev.json, sampled as evaluate.py does) and the
-held-out examples in bench/heldout.yml. Prints accuracy per group, training
-time and parse latency. Models go to bench-output/pipelines/.
+change; each is trained on data/nlu and scored, NLU only (the intent, not the
+reply), on the project's held-out sets in eval/ (eval/cases/own.yml,
+eval/cases/third_party.yml, 1000 CLINC150 out-of-scope probes and the small-talk
+probes, drawn as `make eval` draws them) and the held-out examples in
+bench/heldout.yml. Prints accuracy per group, training time and parse latency.
+Models go to bench-output/pipelines/.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import asyncio
 import json
 import logging
 import os
-import random
 import re
 import subprocess
 import sys
@@ -26,7 +26,6 @@ from typing import Callable, Dict, List, Optional, Tuple
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-EVAL = ROOT.parent / "shared" / "eval"
 OUT = ROOT / "bench-output" / "pipelines"
 FAQ = {"what_is_ketamine", "how_it_works", "conditions_treated", "how_fast_it_works", "dose",
        "session_length", "multiple_sessions", "consultation", "location", "about_clinic"}
@@ -59,37 +58,35 @@ VARIANTS: Dict[str, Callable[[str], str]] = {
 }
 
 
-def cases(seed: int = 7) -> List[Tuple[str, str, Optional[str]]]:
-    public = yaml.safe_load((EVAL / "public_cases.yml").read_text())
-    out: List[Tuple[str, str, Optional[str]]] = []
-    for topic, msgs in public["single"].items():
-        out += [("topic", m if isinstance(m, str) else m["text"], topic) for m in msgs]
-    out += [("medical", m, None) for m in public["medical"]]
-    out += [("crisis", m, None) for m in public["crisis"]]
-    out += [("staff", m, None) for m in public["staff"]]
-    for sid, msgs in public["small"].items():
-        out += [("small", m, sid) for m in msgs]
-    out += [("oos", m, None) for m in public["out_of_scope"]]
-    probes = json.loads((EVAL / "probes_dev.json").read_text())
-    rnd = random.Random(seed)
-    out += [("probe_oos", m, None) for m in rnd.sample(probes["oos"] + probes["unrelated"], 1000)]
-    for sid, msgs in probes["small"].items():
-        out += [("probe_small", m, sid) for m in rnd.sample(msgs, min(len(msgs), 25))]
+def cases(probe_n: int = 1000) -> List[Tuple[str, str, Optional[Tuple[str, ...]]]]:
+    """(group, text, right intents) for every held-out line: eval/'s sets (groups ``own_topic``...,
+    ``probe_oos``) and bench/heldout.yml (``held_topic``...)."""
+    sys.path.insert(0, str(ROOT))
+    from eval.runner import SETS, load_sets
+
+    held, _scripts = load_sets(SETS, probe_n)
+    out: List[Tuple[str, str, Optional[Tuple[str, ...]]]] = []
+    for case in held:
+        group = case.group if case.set == "probes" else f"{case.set}_{case.group}"
+        out.append((group, case.text, case.expect if case.judged_as in ("topic", "small") else None))
     for group, items in yaml.safe_load((ROOT / "bench" / "heldout.yml").read_text()).items():
-        out += [(f"held_{group}", text, expected) for text, expected in items]
+        out += [(f"held_{group}", text, (expected,) if expected else None) for text, expected in items]
     return out
 
 
-def correct(group: str, intent: str, expected: Optional[str]) -> bool:
-    kind = group.replace("held_", "")
+def correct(group: str, intent: str, expected: Optional[Tuple[str, ...]]) -> bool:
+    """The intent-level reading of the referee's groups (eval/scoring.py judges replies)."""
+    kind = next((group[len(p):] for p in ("own_", "third_party_", "held_") if group.startswith(p)), group)
     if kind in ("topic", "small", "probe_small"):
-        return intent == expected
+        return intent in (expected or ())
     if kind == "medical":
         return intent == "medical_question"
     if kind == "crisis":
         return intent == "crisis"
     if kind == "staff":
         return intent in STAFFISH
+    if kind == "distress":
+        return intent in ("distress", "crisis")
     return intent not in FAQ and intent != "crisis"  # oos, probe_oos
 
 
