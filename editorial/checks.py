@@ -411,15 +411,17 @@ class _Checker:
         unused = [cid for cid in self.p.parsed_entries if cid not in named]
         reported: Set[str] = set()  # unused entries already named in a message
         seen: Set[Tuple[str, str]] = set()
+        misspelt: Set[str] = set()  # missing ids already explained by a misspelt entry
         for code, file, line, subject, how, cid in refs:
-            if cid in ids or (code, cid) in seen:
-                continue  # an id named twice (a role and a route) is reported once
+            if cid in ids or (code, cid) in seen or cid in misspelt:
+                continue  # an id named twice (a role and a route, a route and a response) is reported once
             seen.add((code, cid))
             where = f"{file}:{line}" if line else file
             # An unused entry with a close name: the entry's name is probably the misspelt one.
             renamed = difflib.get_close_matches(cid, [u for u in unused if u not in reported], n=1, cutoff=0.75)
             if renamed:
                 reported.add(renamed[0])
+                misspelt.add(cid)
                 self.error("content.misspelt_entry", self.approved_rel, self.p.entry_line(renamed[0]),
                            f"entry '{renamed[0]}'",
                            f"no intent or response uses this name, and {where} ({subject}) {how} '{cid}', "
@@ -457,6 +459,8 @@ class _Checker:
             return
         plain: Set[str] = set()
         in_form: Set[str] = set()
+        in_stories = {step.value for flow in self.p.flows if flow.kind == "story"
+                      for step in flow.steps if step.kind == "intent"}
         for flow in self.p.flows:
             if flow.kind != "rule":
                 continue
@@ -473,6 +477,11 @@ class _Checker:
                 self.error("routing.safety_rule_missing", "data/rules/safety.yml", None, f"intent '{route.intent}'",
                            f"is `answered_by: safety_rule` in {routing_rel} but no rule answers it",
                            f"Add a rule `- intent: {route.intent}` then its reply to data/rules/safety.yml.")
+            if route.answered_by == "story" and route.intent not in in_stories:
+                self.error("routing.story_missing", "data/stories/", None, f"intent '{route.intent}'",
+                           f"is `answered_by: story` in {routing_rel} but no story in data/stories/ uses it",
+                           f"Add stories with `- intent: {route.intent}` after the answers it follows "
+                           "(data/stories/follow_ups.yml), and one where it comes first.")
             if route.ends_form and route.answered_by != "utter_answer" and route.intent not in in_form:
                 self.error("routing.form_rule_missing", "data/rules/callback_form.yml", None,
                            f"intent '{route.intent}'",

@@ -62,12 +62,14 @@ def test_an_intent_the_table_does_not_know_gets_the_fallback():
     assert messages[0]["content_id"] == "fallback"
 
 
-def test_the_session_length_text_is_the_approved_wording():
+def test_the_session_length_text_is_the_approved_wording_as_written_in_the_file():
+    """Read from content/approved.yml itself (not through the loader), so an edit of the wording passes."""
+    import yaml
+
+    raw = yaml.safe_load(content.APPROVED_PATH.read_text(encoding="utf-8"))["session_length"]
     messages, _ = run(ActionAnswer(), tracker("session_length"))
-    assert messages[0]["text"] == (
-        "Plan for the whole process to take a couple of hours. The exact length of a session "
-        "depends on your dose, which your clinician sets for you."
-    )
+    assert messages[0]["text"] == " ".join(raw["text"].split()).format_map(APPROVED.clinic)
+    assert messages[0]["content_version"] == raw["version"]
 
 
 def test_a_second_miss_in_a_row_offers_a_person():

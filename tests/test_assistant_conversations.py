@@ -71,7 +71,9 @@ def test_two_misses_in_a_row_offer_a_person(stack, sender):
 
 def test_idioms_are_not_crises(stack, sender):
     for text in ["this is killing me lol", "I'm dying to know", "how do I kill the weeds", "kill the lights"]:
-        assert "crisis" not in stack.turn(sender, text)
+        shown = stack.turn(sender, text)
+        assert shown and all(shown), f"no approved reply to {text!r}: {shown}"  # an empty reply would pass
+        assert "crisis" not in shown
 
 
 @pytest.fixture(scope="module")

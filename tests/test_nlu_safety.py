@@ -155,25 +155,43 @@ def test_cost_patterns_come_from_config(table):
     assert intent(d.process([message("how long is an infusion", "session_length")])[0]) == "session_length"
 
 
-crisis = CrisisDetector(CrisisDetector.get_default_config())
+@pytest.fixture(scope="module")
+def crisis(tmp_path_factory) -> CrisisDetector:
+    """The detector as Rasa creates it for training (no sentence embeddings: lexicon and classifier only)."""
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+
+    storage = LocalModelStorage(tmp_path_factory.mktemp("crisis"))
+    return CrisisDetector.create(CrisisDetector.get_default_config(), storage, Resource("crisis"),
+                                 ExecutionContext(GraphSchema({}), "test"))
 
 
 @pytest.mark.parametrize("text, predicted", [
     ("i want to kms", "out_of_scope"), ("i wrote a note and i'm ready to go", "nlu_fallback"),
     ("everyone would be better off without me", "thanks"), ("my friend says she wants to end it all", "greeting"),
 ])
-def test_crisis_language_wins_whatever_the_classifier_said(text, predicted):
+def test_crisis_language_wins_whatever_the_classifier_said(crisis, text, predicted):
     assert intent(crisis.process([message(text, predicted)])[0]) == "crisis"
 
 
-@pytest.mark.parametrize("text, confidence", [
-    ("kill the lights in the hallway", 0.95),          # no distress, idiom
-    ("i don't want my old pin anymore", 0.95),        # no word of distress
-    ("i feel like i want to die", 0.5),               # distress, but an unsure guess ... lexicon decides
-])
-def test_an_unsupported_crisis_guess_is_not_believed(text, confidence):
-    result = intent(crisis.process([message(text, "crisis", confidence)])[0])
-    if "die" in text:
-        assert result == "crisis"  # the lexicon catches it regardless
-    else:
-        assert result == "nlu_fallback"
+@pytest.mark.parametrize("text", ["kill the lights in the hallway", "i don't want my old pin anymore"])
+def test_a_crisis_guess_without_a_word_of_distress_is_not_believed_however_sure(crisis, text):
+    assert intent(crisis.process([message(text, "crisis", 0.99)])[0]) == "nlu_fallback"
+
+
+def test_a_crisis_guess_with_a_word_of_distress_needs_min_confidence(crisis):
+    """The path min_confidence decides: no lexicon pattern, a word of distress, the classifier's guess."""
+    from addons.crisis_lexicon import find_crisis
+
+    text = "feeling hopeless about the weather app"
+    assert find_crisis(text) is None  # so only the classifier's confidence decides
+    threshold = crisis.min_confidence
+    assert intent(crisis.process([message(text, "crisis", threshold)])[0]) == "crisis"
+    below = crisis.process([message(text, "crisis", threshold - 0.01)])[0]
+    assert intent(below) == "nlu_fallback"
+    assert below.get("intent")["confidence"] == pytest.approx(threshold - 0.01)
+
+
+def test_the_lexicon_decides_even_when_the_classifier_is_unsure(crisis):
+    assert intent(crisis.process([message("i feel like i want to die", "crisis", 0.3)])[0]) == "crisis"

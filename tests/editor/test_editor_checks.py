@@ -104,9 +104,10 @@ def indent_line(path: Path, contains: str, spaces: int) -> int:
 
 
 def test_a_mis_indented_text_line_is_reported_on_that_line_with_the_rule(project_copy):
-    text_line = next(line for line in (project_copy / APPROVED).read_text().splitlines()
-                     if line.startswith("    ") and "couple of hours" in line)
-    number = indent_line(project_copy / APPROVED, text_line.strip()[:30], 2)
+    lines = (project_copy / APPROVED).read_text().splitlines()
+    start = lines.index("session_length:")
+    first_text_line = next(line for line in lines[start:] if line.startswith("    "))  # under `text: >-`
+    number = indent_line(project_copy / APPROVED, first_text_line, 2)
     error = only(findings(check(project_copy), "file.unreadable", file="content/approved.yml"), "unreadable")
     assert error.line == number
     assert "indented by 4 spaces" in error.fix and "quotes" not in error.fix
