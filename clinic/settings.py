@@ -117,7 +117,9 @@ SECRETS = ("RASA_AUTH_TOKEN", "SESSION_SECRET", "ACTION_SERVER_TOKEN")
 # Ports `make run` remembers in var/ports.env, and the URLs built from them.
 PORT_SETTINGS = ("RASA_PORT", "ACTION_PORT", "WEB_PORT", "RASA_URL", "ACTION_SERVER_URL")
 # Exported to every script as well (quiet libraries).
-SHELL_CONSTANTS = {"SQLALCHEMY_SILENCE_UBER_WARNING": "1", "TQDM_DISABLE": "1"}
+# RASA_TELEMETRY_ENABLED=false: Rasa's telemetry would also start its Sentry error reporting, which
+# sends exception messages (they can quote a visitor) to Rasa's servers (docs/PRODUCTION.md).
+SHELL_CONSTANTS = {"SQLALCHEMY_SILENCE_UBER_WARNING": "1", "TQDM_DISABLE": "1", "RASA_TELEMETRY_ENABLED": "false"}
 
 
 class SettingsError(ValueError):
