@@ -98,6 +98,15 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("RETENTION_FIRST_RUN_SECONDS", _const("300"),
             "make run / run-prod: seconds after start before the first daily purge"),
     Setting("CLINIC_TZ", _const("America/Los_Angeles"), "time zone staff see times in"),
+    # staff console analytics and learning inbox (docs/ANALYTICS.md)
+    Setting("ANALYTICS_IDLE_MINUTES", _const("60"), "silence after which a conversation counts as over (analytics)"),
+    Setting("INBOX_LOW_CONFIDENCE", _const("0.6"), "below this intent confidence a message goes to the learning inbox"),
+    Setting("INBOX_ENCODER", _const("auto"), "how the inbox groups messages: auto (sentence model if installed), "
+            "semantic or ngram"),
+    Setting("INBOX_GROUP_THRESHOLD", _const(""), "cosine similarity at which inbox messages share a group "
+            "(unset: 0.7 for sentence vectors, 0.55 for n-grams)"),
+    Setting("INBOX_TRAINING_FILE", _root_path("data", "nlu", "reviewed_inbox.yml"),
+            "where the learning inbox writes reviewed training examples"),
     Setting("READY_TIMEOUT", _const("180"), "seconds the scripts wait for a server to answer"),
     Setting("RASA_AUTH_TOKEN", _const(""), "HTTP API token (generated into .env by the scripts)"),
     Setting("SESSION_SECRET", _const(""), "signs staff console sessions (generated into .env by the scripts)"),

@@ -228,6 +228,18 @@ def test_new_events_are_folded_in_and_deleted_ones_forgotten(stores, tmp_path):
     second = analytics.compute(scanner, START, END, "week", LA, stores["clinic"], now=NOW)
     assert (second.total.conversations, second.total.fallback, second.total.abandoned) == (2, 1, 1)
     assert scanner.rebuilds == 0  # read incrementally
+    # a finished day's figures are kept, but counted again when one of its conversations changes
+    import json
+
+    with sqlite3.connect(path) as db:
+        db.executemany("INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
+                       "VALUES ('X1', ?, ?, ?, NULL, ?)", [
+                           ("user", at(3, 12, 5), "dose", json.dumps({"event": "user", "text": "and the dose?",
+                            "parse_data": {"intent": {"name": "dose", "confidence": 0.9}}})),
+                           ("bot", at(3, 12, 6), None, json.dumps({"event": "bot", "metadata": {"content_id": "dose"}}))])
+    changed = analytics.compute(scanner, START, END, "week", LA, stores["clinic"], now=NOW)
+    assert (changed.total.conversations, changed.total.visitor_messages) == (2, 3)
+    assert [(t.content_id, t.conversations) for t in changed.topics] == [("dose", 1), ("what_is_ketamine", 1)]
     with sqlite3.connect(path) as db:  # retention deletes a conversation
         db.execute("DELETE FROM events WHERE sender_id = 'X1'")
     third = analytics.compute(scanner, START, END, "week", LA, stores["clinic"], now=NOW)

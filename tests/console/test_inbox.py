@@ -114,6 +114,33 @@ def test_the_spelling_encoder_stands_in_when_there_is_no_sentence_model(monkeypa
     assert name == "ngram" and out.shape == (2, inbox.NGRAM_DIMENSIONS)
 
 
+def test_the_sentence_model_never_runs_while_a_page_waits():
+    """Its first load takes half a minute: a view is grouped by spelling until a worker has encoded it."""
+    import threading
+
+    from webapp.console import inbox
+
+    release = threading.Event()
+
+    def slow_semantic(texts):
+        release.wait(10)
+        return fake_encode(texts)
+
+    choice = inbox.EncoderChoice()
+    choice._choice = (slow_semantic, "semantic")  # as resolved when the model is installed
+    texts = ["how long is it", "where are you"]
+    started = time.monotonic()
+    vectors, name = choice.encode(texts)
+    assert name == "ngram" and time.monotonic() - started < 5 and choice.preparing
+    release.set()
+    for _ in range(100):
+        if not choice.preparing:
+            break
+        time.sleep(0.05)
+    vectors, name = choice.encode(texts)
+    assert name == "semantic" and np.allclose(vectors, fake_encode(texts))
+
+
 # --- scrubbing -----------------------------------------------------------------------------------
 
 SCRUB_CASES = [

@@ -38,7 +38,7 @@ from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Seq
 
 from sanic import Blueprint, response
 from sanic.request import Request
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -66,6 +66,8 @@ TOP_N = 20
 # (a transaction of another Rasa server still committing), then forgotten.
 GAP_SECONDS = 600.0
 MAX_GAPS = 5000
+CHUNK = 20_000
+COUNT_SECONDS = 60.0
 
 
 def setting(name: str, default: str) -> str:
@@ -159,12 +161,6 @@ class Conversation:
     in_form: bool = False
     pending: Optional[Message] = None
     unanswered: List[Message] = field(default_factory=list)
-    _day: Optional[Tuple[Any, dt.date]] = None  # (time zone, clinic day it started), computed once
-
-    def day(self, tz: dt.tzinfo) -> dt.date:
-        if self._day is None or self._day[0] is not tz:
-            self._day = (tz, dt.datetime.fromtimestamp(self.started, tz).date())
-        return self._day[1]
 
     @property
     def contained(self) -> bool:
@@ -196,6 +192,7 @@ class EventScanner:
         self._engine: Optional[Engine] = None
         self._lock = threading.RLock()
         self.rebuilds = 0  # full readings after rows were deleted
+        self._counted_at = -COUNT_SECONDS
         self._reset()
 
     def _reset(self) -> None:
@@ -206,6 +203,11 @@ class EventScanner:
         self._min_id: Optional[int] = None
         self._processed = 0
         self._gaps: Dict[int, float] = {}  # missing id -> when first missed
+        # Conversations by the UTC day they started (epoch // 86400), a change counter per such
+        # day, and the figures of finished clinic days (see _tally_day).
+        self._by_day: Dict[int, List[Conversation]] = {}
+        self._versions: Dict[int, int] = {}
+        self._day_cache: Dict[Tuple[str, dt.date], "DayTally"] = {}
 
     @property
     def roles(self) -> Roles:
@@ -234,25 +236,37 @@ class EventScanner:
     def refresh(self) -> None:
         """Fold in the rows added since the last look (or read everything again when rows went away)."""
         with self._lock:
-            rows = self._query(self._SELECT + "WHERE id > :after ORDER BY id", after=self._max_id)
             late = self._late_rows()
-            stats = self._query("SELECT COUNT(*), MIN(id) FROM events")
-            count, min_id = (int(stats[0][0] or 0), stats[0][1]) if stats else (0, None)
-            if self._processed and (count < self._processed + len(rows) + len(late)
-                                    or (min_id is not None and self._min_id is not None and min_id != self._min_id)):
+            for row in late:
+                self._apply(row)
+            self._processed += len(late)
+            self._read_new()
+            # MIN(id) is one index lookup; COUNT(*) reads the whole index (35 ms for a year), so it
+            # runs at most every COUNT_SECONDS: retention deletes the oldest rows, which MIN(id) sees.
+            counting = time.monotonic() - self._counted_at >= COUNT_SECONDS
+            stats = self._query("SELECT COUNT(*), MIN(id) FROM events" if counting else "SELECT -1, MIN(id) FROM events")
+            count, min_id = (int(stats[0][0] if stats[0][0] is not None else 0), stats[0][1]) if stats else (0, None)
+            if counting:
+                self._counted_at = time.monotonic()
+            if self._processed and ((counting and count < self._processed) or (
+                    min_id is not None and self._min_id is not None and min_id != self._min_id)):
                 logger.info("Tracker store rows were deleted: reading every conversation again")
                 self._reset()
                 self.rebuilds += 1
-                rows = self._query(self._SELECT + "ORDER BY id")
-                late = []
-            if late:
-                rows = sorted(late + rows, key=lambda r: r[0])
+                self._read_new()
+            if self._min_id is None and self._processed:
+                self._min_id = min_id
+
+    def _read_new(self) -> None:
+        """Apply the rows above the highest id seen, a chunk at a time (a year is ~300,000 rows)."""
+        while True:
+            rows = self._query(self._SELECT + "WHERE id > :after ORDER BY id LIMIT :n", after=self._max_id, n=CHUNK)
             self._note_gaps(rows)
             for row in rows:
                 self._apply(row)
             self._processed += len(rows)
-            if self._min_id is None and rows:
-                self._min_id = min_id if min_id is not None else rows[0][0]
+            if len(rows) < CHUNK:
+                return
 
     def _late_rows(self) -> List[Tuple]:
         if not self._gaps:
@@ -289,17 +303,30 @@ class EventScanner:
             previous = event_id
         self._max_id = max(self._max_id, previous)
 
+    def _touch(self, conv: Conversation) -> None:
+        """The figures of the day ``conv`` started on must be counted again."""
+        day = int(conv.started // 86400)
+        self._versions[day] = self._versions.get(day, 0) + 1
+
     def _apply(self, row: Tuple) -> None:
         _id, sender, type_name, ts, intent_name, raw = row
-        roles = self.roles
         conv = self._open.get(sender)
         if type_name == "session_started":
             if conv is not None and conv.started:
                 conv.closed = True
+                self._touch(conv)
             self._open[sender] = Conversation(sender, last=float(ts or 0))
             return
         if conv is None:
             conv = self._open[sender] = Conversation(sender)
+        self._fold(conv, type_name, ts, intent_name, raw)
+        if conv.started:
+            self._touch(conv)
+
+    def _fold(self, conv: Conversation, type_name: str, ts: Optional[float], intent_name: Optional[str],
+              raw: Optional[str]) -> None:
+        roles = self.roles
+        sender = conv.sender_id
         if ts is not None:
             conv.last = max(conv.last, float(ts))
         if type_name not in WITH_DATA:
@@ -309,6 +336,7 @@ class EventScanner:
             if not conv.started:
                 conv.started = float(ts or 0)
                 self.conversations.append(conv)
+                self._by_day.setdefault(int(conv.started // 86400), []).append(conv)
             conv.visitor_messages += 1
             conv.visitor_last = True
             message_text = str(data.get("text") or "")
@@ -475,6 +503,69 @@ def normalise(message: str) -> str:
     return " ".join(re.sub(r"[^\w'\s]+", " ", message.casefold()).split())
 
 
+COUNTS = ("conversations", "visitor_messages", "contained", "handoff", "fallback", "crisis", "abandoned")
+
+
+@dataclass
+class DayTally:
+    """One clinic day's conversation figures; kept while none of its conversations changes."""
+
+    counts: List[int]  # in the order of COUNTS
+    topic_convs: Counter
+    topic_shown: Counter
+    unanswered: Dict[str, List[Any]]  # normalised text -> [Counter of raw forms, messages, conversations]
+    versions: Tuple[int, ...] = ()
+
+
+def _tally_day(s: "EventScanner", day: dt.date, tz: dt.tzinfo, now: float, idle: float) -> DayTally:
+    """The figures of the conversations that started on ``day``: from the cache when that day is over
+    (every conversation in it ended) and nothing in it changed since, else counted afresh."""
+    lo, hi = _day_bounds(day, day, tz)
+    utc_days = range(int(lo // 86400), int((hi - 1) // 86400) + 1)
+    versions = tuple(s._versions.get(u, 0) for u in utc_days)
+    key = (getattr(tz, "key", str(tz)), day)
+    cached = s._day_cache.get(key)
+    if cached is not None and cached.versions == versions:
+        return cached
+    roles = s.roles
+    topic_set = frozenset(roles.topics)
+    abandon_after = roles.abandon_after
+    t = DayTally([0] * len(COUNTS), Counter(), Counter(), {}, versions)
+    over = True
+    for u in utc_days:
+        for conv in s._by_day.get(u, ()):
+            if not lo <= conv.started < hi:
+                continue
+            ended = conv.ended(now, idle)
+            over = over and ended
+            c = t.counts
+            c[0] += 1
+            c[1] += conv.visitor_messages
+            c[2] += conv.contained
+            c[3] += conv.handoff
+            c[4] += conv.fallback
+            c[5] += conv.crisis
+            c[6] += ended and not conv.visitor_last and conv.last_bot in abandon_after
+            for content_id, times in conv.shown.items():
+                if content_id in topic_set:
+                    t.topic_convs[content_id] += 1
+                    t.topic_shown[content_id] += times
+            seen_here = set()
+            for msg in conv.unanswered:
+                norm = normalise(msg.text)
+                if not norm:
+                    continue
+                entry = t.unanswered.setdefault(norm, [Counter(), 0, 0])
+                entry[0][msg.text] += 1
+                entry[1] += 1
+                if norm not in seen_here:
+                    entry[2] += 1
+                    seen_here.add(norm)
+    if over:
+        s._day_cache[key] = t
+    return t
+
+
 def compute(scanner: EventScanner, start: dt.date, end: dt.date, by: str, tz: dt.tzinfo,
             clinic_url: Optional[str] = None, now: Optional[float] = None) -> Report:
     """Every figure for the days ``start``..``end`` (inclusive, clinic time), per ``by`` ("day"/"week")."""
@@ -482,7 +573,6 @@ def compute(scanner: EventScanner, start: dt.date, end: dt.date, by: str, tz: dt
     if by not in ("day", "week"):
         raise ValueError("by must be 'day' or 'week'")
     now = time.time() if now is None else now
-    lo, hi = _day_bounds(start, end, tz)
     buckets: Dict[dt.date, Figures] = {}
     day = bucket_start(start, by)
     while day <= end:
@@ -492,50 +582,36 @@ def compute(scanner: EventScanner, start: dt.date, end: dt.date, by: str, tz: dt
     idle = idle_seconds()
 
     def tally(s: EventScanner) -> Tuple[List[TopicCount], List[Unanswered]]:
-        roles = s.roles
-        topic_set = frozenset(roles.topics)
-        abandon_after = roles.abandon_after
         topic_convs: Counter = Counter()
         topic_shown: Counter = Counter()
-        unanswered: Dict[str, List[Any]] = {}
-        starts: Dict[dt.date, Figures] = {}
-        for conv in s.conversations:
-            if not lo <= conv.started < hi:
-                continue
-            day = conv.day(tz)
-            b = starts.get(day)
-            if b is None:
-                b = starts[day] = buckets[bucket_start(day, by)]
-            abandoned = (not conv.visitor_last and conv.last_bot in abandon_after and conv.ended(now, idle))
-            for f in (b, total):
-                f.conversations += 1
-                f.visitor_messages += conv.visitor_messages
-                f.contained += conv.contained
-                f.handoff += conv.handoff
-                f.fallback += conv.fallback
-                f.crisis += conv.crisis
-                f.abandoned += abandoned
-            for content_id, times in conv.shown.items():
-                if content_id in topic_set:
-                    topic_convs[content_id] += 1
-                    topic_shown[content_id] += times
-            if not conv.unanswered:
-                continue
-            seen_here = set()
-            for msg in conv.unanswered:
-                key = normalise(msg.text)
-                if not key:
-                    continue
-                entry = unanswered.setdefault(key, [Counter(), 0, 0])
-                entry[0][msg.text] += 1
-                entry[1] += 1
-                if key not in seen_here:
-                    entry[2] += 1
-                    seen_here.add(key)
-        topics = [TopicCount(c, topic_convs[c], topic_shown[c]) for c in roles.topics if topic_convs[c]]
+        unanswered: Dict[str, List[int]] = {}  # normalised text -> [messages, conversations]
+        tallies: List[DayTally] = []
+        day = start
+        while day <= end:
+            t = _tally_day(s, day, tz, now, idle)
+            if t.counts[0]:
+                tallies.append(t)
+                for f in (buckets[bucket_start(day, by)], total):
+                    for name, value in zip(COUNTS, t.counts):
+                        setattr(f, name, getattr(f, name) + value)
+                topic_convs.update(t.topic_convs)
+                topic_shown.update(t.topic_shown)
+                for norm, entry in t.unanswered.items():
+                    sums = unanswered.get(norm)
+                    if sums is None:
+                        unanswered[norm] = [entry[1], entry[2]]
+                    else:
+                        sums[0] += entry[1]
+                        sums[1] += entry[2]
+            day += dt.timedelta(days=1)
+        topics = [TopicCount(c, topic_convs[c], topic_shown[c]) for c in s.roles.topics if topic_convs[c]]
         topics.sort(key=lambda t: (-t.conversations, -t.shown, t.content_id))
-        top = sorted(unanswered.items(), key=lambda kv: (-kv[1][1], -kv[1][2], kv[0]))[:TOP_N]
-        return topics, [Unanswered(scrub(v[0].most_common(1)[0][0]), v[1], v[2]) for _k, v in top]
+        top = sorted(unanswered.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))[:TOP_N]
+        forms: Dict[str, Counter] = {norm: Counter() for norm, _v in top}
+        for t in tallies:  # the wording shown: the most frequent raw form, over the whole range
+            for norm in forms.keys() & t.unanswered.keys():
+                forms[norm].update(t.unanswered[norm][0])
+        return topics, [Unanswered(scrub(forms[k].most_common(1)[0][0]), v[0], v[1]) for k, v in top]
 
     topics, unanswered = scanner.read(tally)
     _callbacks(buckets, total, start, end, by, tz, clinic_url)
@@ -543,34 +619,81 @@ def compute(scanner: EventScanner, start: dt.date, end: dt.date, by: str, tz: dt
                   seconds=time.perf_counter() - began)
 
 
-def _callbacks(buckets: Dict[dt.date, Figures], total: Figures, start: dt.date, end: dt.date, by: str,
-               tz: dt.tzinfo, clinic_url: Optional[str]) -> None:
-    """Callback requests made in the range (clinic database), and when each was first contacted.
+class CallbackTimes:
+    """When each callback request was made and first contacted, kept up to date incrementally.
 
     First contact: the first status change away from ``new`` in the audit trail
-    (to ``contacted``, or straight to ``closed``).
+    (to ``contacted``, or straight to ``closed``). Both tables only grow, except
+    for retention: a count that differs from what was read makes it read again.
     """
+
+    def __init__(self, url: Optional[str] = None) -> None:
+        self.url = url
+        self._lock = threading.Lock()
+        self.created: Dict[int, dt.datetime] = {}  # request id -> when (naive UTC)
+        self.first_contact: Dict[int, dt.datetime] = {}
+        self._audit_seen = 0
+        self._max_request = 0
+        self._max_audit = 0
+
+    def refresh(self) -> None:
+        with self._lock, clinic_session(self.url) as session:
+            new = session.execute(select(CallbackRequest.id, CallbackRequest.created_at)
+                                  .where(CallbackRequest.id > self._max_request)).all()
+            for request_id, created in new:
+                self.created[request_id] = created
+                self._max_request = max(self._max_request, request_id)
+            changes = session.execute(
+                select(AuditEntry.id, AuditEntry.target, AuditEntry.at, AuditEntry.detail)
+                .where(AuditEntry.action == "callback_status", AuditEntry.id > self._max_audit)
+                .order_by(AuditEntry.id)).all()
+            self._fold(changes)
+            requests = session.execute(select(func.count()).select_from(CallbackRequest)).scalar_one()
+            audited = session.execute(select(func.count()).select_from(AuditEntry)
+                                      .where(AuditEntry.action == "callback_status")).scalar_one()
+            if requests != len(self.created):  # deleted (retention) or committed out of id order
+                self.created = dict(session.execute(select(CallbackRequest.id, CallbackRequest.created_at)).all())
+                self._max_request = max(self.created, default=0)
+            if audited != self._audit_seen:
+                self.first_contact, self._audit_seen, self._max_audit = {}, 0, 0
+                self._fold(session.execute(
+                    select(AuditEntry.id, AuditEntry.target, AuditEntry.at, AuditEntry.detail)
+                    .where(AuditEntry.action == "callback_status").order_by(AuditEntry.id)).all())
+
+    def _fold(self, changes: Sequence[Tuple]) -> None:
+        for entry_id, target, at, detail in changes:
+            self._audit_seen += 1
+            self._max_audit = max(self._max_audit, entry_id)
+            if not str(target).startswith("callback:"):
+                continue
+            try:
+                request_id = int(str(target).split(":", 1)[1])
+            except ValueError:
+                continue
+            if request_id not in self.first_contact and _loads(detail).get("from") == "new":
+                self.first_contact[request_id] = at
+
+
+_callback_times: Dict[Optional[str], CallbackTimes] = {}
+
+
+def _callbacks(buckets: Dict[dt.date, Figures], total: Figures, start: dt.date, end: dt.date, by: str,
+               tz: dt.tzinfo, clinic_url: Optional[str]) -> None:
+    """Callback requests made in the range (clinic database), and how soon each was first contacted."""
     lo, hi = _day_bounds(start, end, tz)
     lo_utc = dt.datetime.fromtimestamp(lo, dt.timezone.utc).replace(tzinfo=None)
     hi_utc = dt.datetime.fromtimestamp(hi, dt.timezone.utc).replace(tzinfo=None)
-    with clinic_session(clinic_url) as session:
-        requests = (session.query(CallbackRequest.id, CallbackRequest.created_at, CallbackRequest.status)
-                    .filter(CallbackRequest.created_at >= lo_utc, CallbackRequest.created_at < hi_utc).all())
-        if not requests:
-            return
-        first_contact: Dict[str, dt.datetime] = {}
-        changes = (session.query(AuditEntry.target, AuditEntry.at, AuditEntry.detail)
-                   .filter(AuditEntry.action == "callback_status", AuditEntry.at >= lo_utc)
-                   .order_by(AuditEntry.id))
-        for target, at, detail in changes:
-            if target in first_contact:
-                continue
-            if _loads(detail).get("from") == "new":
-                first_contact[target] = at
-    for request_id, created_at, status in requests:
+    times = _callback_times.get(clinic_url)
+    if times is None:
+        times = _callback_times[clinic_url] = CallbackTimes(clinic_url)
+    times.refresh()
+    with times._lock:
+        made = [(rid, created) for rid, created in times.created.items() if lo_utc <= created < hi_utc]
+        contacted_at = {rid: times.first_contact.get(rid) for rid, _c in made}
+    for request_id, created_at in made:
         when = created_at.replace(tzinfo=dt.timezone.utc).astimezone(tz).date()
         b = buckets.get(bucket_start(when, by))
-        contacted = first_contact.get(f"callback:{request_id}")
+        contacted = contacted_at[request_id]
         for f in (b, total):
             if f is None:
                 continue

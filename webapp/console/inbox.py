@@ -115,12 +115,22 @@ def ngram_encode(texts: Sequence[str]) -> np.ndarray:
 
 
 class EncoderChoice:
-    """The encoder the inbox groups with, chosen once: the sentence model when installed."""
+    """The encoder the inbox groups with, chosen once: the sentence model when installed.
+
+    The sentence model costs the web app about 30 s and 700 MB the first time
+    (TensorFlow, the model, the first encodings; docs/ANALYTICS.md), so it is
+    never loaded or run while a page waits: a view whose wordings are not all
+    encoded yet is grouped by spelling, and a worker thread encodes them for
+    the next view. Encoders given to the constructor (tests) run inline.
+    """
 
     def __init__(self, override: Optional[Tuple[Encoder, str]] = None) -> None:
         self._lock = threading.Lock()
         self._choice = override
+        self._inline = override is not None
         self._cache: Dict[Tuple[str, str], np.ndarray] = {}
+        self._pending: Dict[str, None] = {}
+        self._worker: Optional[threading.Thread] = None
 
     def _resolve(self) -> Tuple[Encoder, str]:
         wanted = setting("INBOX_ENCODER", "auto")
@@ -141,28 +151,66 @@ class EncoderChoice:
                 self._choice = self._resolve()
             return self._choice
 
-    def encode(self, texts: Sequence[str]) -> Tuple[np.ndarray, str]:
-        """Vectors of ``texts`` (cached per wording) and the encoder's name."""
-        encode, name = self.get()
+    @property
+    def preparing(self) -> bool:
+        """True while the worker encodes wordings for the sentence model."""
+        return self._worker is not None and self._worker.is_alive()
+
+    def _cached(self, encode: Encoder, name: str, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if (name, t) not in self._cache]
         if missing:
-            try:
-                vectors = np.asarray(encode(list(missing)), dtype=np.float32)
-            except Exception as e:
-                if name == "ngram":
-                    raise
-                logger.warning("Learning inbox: sentence encoder failed (%s); grouping by spelling",
-                               type(e).__name__)
-                with self._lock:
-                    self._choice = (ngram_encode, "ngram")
-                return self.encode(texts)
+            vectors = np.asarray(encode(list(missing)), dtype=np.float32)
             if len(self._cache) > 50_000:
                 self._cache.clear()
             for t, v in zip(missing, vectors):
                 self._cache[(name, t)] = v
+        return np.vstack([self._cache[(name, t)] for t in texts])
+
+    def _work(self, encode: Encoder, name: str) -> None:
+        while True:
+            with self._lock:
+                batch = list(self._pending)[:256]
+                for t in batch:
+                    self._pending.pop(t, None)
+            if not batch:
+                return
+            try:
+                self._cached(encode, name, batch)
+            except Exception as e:  # the model could not be loaded or run: spelling from now on
+                logger.warning("Learning inbox: sentence encoder failed (%s); grouping by spelling",
+                               type(e).__name__)
+                with self._lock:
+                    self._choice = (ngram_encode, "ngram")
+                    self._pending.clear()
+                return
+
+    def encode(self, texts: Sequence[str]) -> Tuple[np.ndarray, str]:
+        """Vectors of ``texts`` (cached per wording) and the name of the encoder that made them."""
         if not texts:
-            return np.zeros((0, 1), dtype=np.float32), name
-        return np.vstack([self._cache[(name, t)] for t in texts]), name
+            return np.zeros((0, 1), dtype=np.float32), self.get()[1]
+        encode, name = self.get()
+        if name == "ngram" or self._inline:
+            try:
+                return self._cached(encode, name, texts), name
+            except Exception as e:
+                if name == "ngram":
+                    raise
+                logger.warning("Learning inbox: encoder %s failed (%s); grouping by spelling", name,
+                               type(e).__name__)
+                with self._lock:
+                    self._choice, self._inline = (ngram_encode, "ngram"), False
+                return self._cached(ngram_encode, "ngram", texts), "ngram"
+        missing = [t for t in dict.fromkeys(texts) if (name, t) not in self._cache]
+        if not missing:
+            return np.vstack([self._cache[(name, t)] for t in texts]), name
+        with self._lock:
+            for t in missing:
+                self._pending[t] = None
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, args=(encode, name), daemon=True,
+                                                name="inbox-encoder")
+                self._worker.start()
+        return self._cached(ngram_encode, "ngram", texts), "ngram"
 
 
 def greedy_groups(vectors: np.ndarray, threshold: float) -> List[int]:
@@ -491,6 +539,7 @@ class InboxView:
     encoder: str
     total_messages: int
     total_groups: int
+    preparing: bool = False  # the sentence model is encoding this view's wordings
 
 
 def inbox_view(scanner: EventScanner, encoder: EncoderChoice, lo: float, hi: float, reason: str,
@@ -503,7 +552,7 @@ def inbox_view(scanner: EventScanner, encoder: EncoderChoice, lo: float, hi: flo
     if reason:
         members = [m for m in members if reason in m.reasons]
     groups, name = group_members(members, encoder)
-    return InboxView(groups, name, sum(m.messages for m in members), len(groups))
+    return InboxView(groups, name, sum(m.messages for m in members), len(groups), encoder.preparing)
 
 
 def texts_for_keys(scanner: EventScanner, keys: Set[str]) -> List[str]:
