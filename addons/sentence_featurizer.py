@@ -15,7 +15,7 @@ Button payloads ("/dose") get a zero vector: their intent is already named.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent

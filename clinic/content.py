@@ -226,8 +226,6 @@ class ApprovedContent:
         missing = [cid for cid in REQUIRED_IDS if cid not in entries]
         if missing:
             raise ContentError(f"{path}: missing entries for required content ids: {', '.join(missing)}")
-
-        clinic = _read_yaml(clinic_path)
         return cls(entries, load_clinic(clinic_path))
 
     def ids(self) -> Iterable[str]:

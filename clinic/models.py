@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 from sqlalchemy import Boolean, Column, DateTime, Integer, String, Text, create_engine, text
 from sqlalchemy.engine import Engine
@@ -34,7 +34,7 @@ from sqlalchemy.orm import declarative_base, sessionmaker
 
 from clinic import routing, settings
 
-Base = declarative_base()
+Base: Any = declarative_base()  # Any: SQLAlchemy 1.4 has no typed declarative base
 
 STATUSES = ("new", "contacted", "closed")
 ROLES = ("staff", "admin")

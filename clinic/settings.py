@@ -140,7 +140,7 @@ def get(name: str, env: Optional[Env] = None) -> str:
     env = os.environ if env is None else env
     setting = BY_NAME[name]
     value = env.get(name)
-    return value if value not in (None, "") else setting.default(env)
+    return value if value else setting.default(env)
 
 
 def get_int(name: str, env: Optional[Env] = None, minimum: int = 0) -> int:
@@ -259,7 +259,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--get", metavar="NAME", help="print one setting's value")
     parser.add_argument("--env-file", type=Path, default=ENV_FILE, help="the .env file (default: <project>/.env)")
     parser.add_argument("--ensure-secrets", action="store_true",
-                        help="generate missing secrets (RASA_AUTH_TOKEN, SESSION_SECRET, ACTION_SERVER_TOKEN) into the .env file")
+                        help="generate the missing secrets (" + ", ".join(SECRETS) + ") into the .env file")
     parser.add_argument("--follow-run", action="store_true",
                         help="use the ports `make run` remembered in var/ports.env")
     parser.add_argument("--remember-ports", action="store_true", help="write var/ports.env (make run)")

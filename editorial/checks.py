@@ -109,8 +109,8 @@ class _Checker:
                 | {a for a in DEFAULT_ACTION_NAMES if a != "..."})
 
     @staticmethod
-    def did_you_mean(name: str, options: Iterable[str]) -> str:
-        close = difflib.get_close_matches(name, sorted(options), n=1, cutoff=0.75)
+    def did_you_mean(name: Optional[str], options: Iterable[str]) -> str:
+        close = difflib.get_close_matches(name or "", sorted(options), n=1, cutoff=0.75)
         return f" (did you mean '{close[0]}'?)" if close else ""
 
     def readable(self, file: yamlio.YamlFile, what: str) -> bool:
@@ -312,10 +312,11 @@ class _Checker:
                        "Restore the file's layout from the last good version.")
             return []
         patterns = []
-        for i, item in enumerate(file.data, start=1):
-            line = file.data.line_of(i - 1)
+        items = file.data
+        for i, item in enumerate(items, start=1):
+            line = items.line_of(i - 1) if isinstance(items, yamlio.LineList) else None
             if not isinstance(item, dict) or not isinstance(item.get("pattern"), str) \
-                    or not isinstance(item.get("why"), str) or not item.get("why").strip():
+                    or not isinstance(item.get("why"), str) or not str(item.get("why")).strip():
                 self.error("forbidden.invalid", rel, line, f"item {i}",
                            "each item needs `pattern:` (a regular expression) and `why:` (the reason)",
                            "Add the missing field.")
@@ -325,7 +326,8 @@ class _Checker:
             except re.error as e:
                 self.error("forbidden.invalid", rel, line, f"item {i} pattern '{item['pattern']}'",
                            f"not a valid regular expression: {e}",
-                           "Fix the pattern (put it in single quotes; a literal dot, dollar or bracket needs a backslash).")
+                           "Fix the pattern (put it in single quotes; a literal dot, dollar or bracket needs "
+                           "a backslash).")
         return patterns
 
     def check_forbidden_claims(self) -> None:
@@ -348,7 +350,8 @@ class _Checker:
             for pattern, why in patterns:
                 match = pattern.search(value)
                 if match:
-                    line = self.p.clinic_file.data.line_of(name) if isinstance(self.p.clinic_file.data, yamlio.LineDict) else None
+                    data = self.p.clinic_file.data
+                    line = data.line_of(name) if isinstance(data, yamlio.LineDict) else None
                     self.error("clinic.forbidden_claim", clinic_rel, line, f"field '{name}'",
                                f"says \"{match.group(0)}\", a forbidden claim: {why}", "Reword the value.")
 
@@ -399,24 +402,24 @@ class _Checker:
                                ("shown_again", set(table.shown_again) | set(table.shown_again.values()))):
             refs += [("content.unknown_in_routing", routing_rel, None, f"content_roles.{group}", "lists", cid)
                      for cid in sorted(members)]
-        for name, line, cid in self.p.domain.response_variants():
-            if not cid:
-                self.error("content.response_without_id", domain_rel, line, f"response '{name}'",
+        for name, response_line, response_id in self.p.domain.response_variants():
+            if not response_id:
+                self.error("content.response_without_id", domain_rel, response_line, f"response '{name}'",
                            "has no `metadata: {content_id: ...}`, so its text would reach visitors unapproved",
                            f"Give it `metadata: {{content_id: <entry in {self.approved_rel}>}}`.")
             else:
-                refs.append(("content.unknown_in_domain", domain_rel, line, f"response '{name}'",
-                             "names content id", cid))
+                refs.append(("content.unknown_in_domain", domain_rel, response_line, f"response '{name}'",
+                             "names content id", response_id))
         named = {ref[-1] for ref in refs}
         unused = [cid for cid in self.p.parsed_entries if cid not in named]
         reported: Set[str] = set()  # unused entries already named in a message
         seen: Set[Tuple[str, str]] = set()
         misspelt: Set[str] = set()  # missing ids already explained by a misspelt entry
-        for code, file, line, subject, how, cid in refs:
+        for code, ref_file, ref_line, subject, how, cid in refs:
             if cid in ids or (code, cid) in seen or cid in misspelt:
                 continue  # an id named twice (a role and a route, a route and a response) is reported once
             seen.add((code, cid))
-            where = f"{file}:{line}" if line else file
+            where = f"{ref_file}:{ref_line}" if ref_line else ref_file
             # An unused entry with a close name: the entry's name is probably the misspelt one.
             renamed = difflib.get_close_matches(cid, [u for u in unused if u not in reported], n=1, cutoff=0.75)
             if renamed:
@@ -428,9 +431,9 @@ class _Checker:
                            "which has no entry: one of the two names is misspelt",
                            f"Rename the entry to `{cid}:` (or, if '{renamed[0]}' is the right name, correct {where}).")
                 continue
-            self.error(code, file, line, subject,
+            self.error(code, ref_file, ref_line, subject,
                        f"{how} '{cid}', which has no entry in {self.approved_rel}" + self.did_you_mean(cid, ids),
-                       f"Add an entry `{cid}:` to {self.approved_rel}, or correct the id in {file}.")
+                       f"Add an entry `{cid}:` to {self.approved_rel}, or correct the id in {ref_file}.")
         for cid in unused:
             if cid not in reported:
                 self.error("content.unused", self.approved_rel, self.p.entry_line(cid), f"entry '{cid}'",
@@ -565,7 +568,7 @@ class _Checker:
 
     def minimums(self) -> Tuple[int, int, Dict[str, int], Dict[str, str]]:
         file = self.p.minimums_file
-        defaults = (10, 30, {}, {})
+        defaults: Tuple[int, int, Dict[str, int], Dict[str, str]] = (10, 30, {}, {})
         if not self.readable(file, "the example minimums"):
             return defaults
         rel = self.p.rel(file.path)

@@ -291,10 +291,11 @@ class Project:
                 continue
             for kind, target in (("intents", domain.intents), ("actions", domain.actions)):
                 items = data.get(kind) or []
-                for i, item in enumerate(items if isinstance(items, yamlio.LineList) else []):
+                listed = items if isinstance(items, yamlio.LineList) else yamlio.LineList()
+                for i, item in enumerate(listed):
                     name = next(iter(item)) if isinstance(item, dict) and item else item
                     if isinstance(name, str):
-                        target[name] = items.line_of(i)
+                        target[name] = listed.line_of(i)
             for kind, target in (("forms", domain.forms), ("slots", domain.slots)):
                 items = data.get(kind) or {}
                 if isinstance(items, yamlio.LineDict):
@@ -334,7 +335,7 @@ class Project:
                                 out.append(Example(intent, text, rel, first + offset))
                 elif isinstance(examples, yamlio.LineList):
                     for i, raw in enumerate(examples):
-                        text = raw.get("text") if isinstance(raw, dict) else raw
+                        text = raw.get("text") if isinstance(raw, dict) else raw  # type: ignore[attr-defined]
                         if isinstance(text, str) and text.strip():
                             out.append(Example(intent, plain_example(text), rel, examples.line_of(i)))
         return out

@@ -156,7 +156,7 @@ def approved_layout_problem(text: str) -> Optional[tuple]:
         if not stripped or stripped.startswith("#"):
             continue
         if "\t" in raw[: len(raw) - len(raw.lstrip())]:
-            return number, "the line is indented with a tab", "YAML indents with spaces only: replace the tab by spaces."
+            return number, "the line is indented with a tab", "YAML indents with spaces only: replace the tab"
         if indent == 0:
             if not _ENTRY.match(line):
                 rule = ("a line at the left margin starts an entry (`content_id:`); "

@@ -5,6 +5,10 @@ cd "$(dirname "$0")/.."
 . scripts/env.sh
 step() { echo; echo "=== $* ==="; }
 
+step "Lint and type checks (ruff, mypy: pyproject.toml)"
+.venv/bin/ruff check .
+.venv/bin/mypy
+
 step "System services (Chromium, PostgreSQL, Redis)"
 scripts/system_deps.sh
 

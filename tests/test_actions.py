@@ -100,7 +100,8 @@ def test_yes_out_of_context_is_acknowledged():
 
 
 def test_an_expired_entry_shows_staff_handoff(monkeypatch, caplog):
-    import dataclasses, datetime as dt
+    import dataclasses
+    import datetime as dt
     expired = dataclasses.replace(APPROVED.entries["dose"], review_due=dt.date(2020, 1, 1))
     stale = content.ApprovedContent({**APPROVED.entries, "dose": expired}, APPROVED.clinic)
     monkeypatch.setattr(content, "_current", stale)

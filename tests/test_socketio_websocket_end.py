@@ -18,7 +18,6 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import List
 
 import pytest
 

@@ -22,7 +22,6 @@ import uuid
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import pytest
 
 from tests.conftest import MODEL, ROOT, free_port, wait_for
 

@@ -67,7 +67,7 @@ def _patch(utils: ModuleType) -> None:
         return original(obj, name)  # the index does not know: the original scan
 
     whichmodule._indexed = True  # type: ignore[attr-defined]
-    utils.whichmodule = whichmodule
+    setattr(utils, "whichmodule", whichmodule)
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):

@@ -20,7 +20,7 @@ Written for Rasa 3.6.21 (``install()`` refuses another: addons/rasa_patches/__in
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text, Tuple, Type
+from typing import Dict, List, Optional, Text, Tuple, Type
 
 import rasa.shared.utils.common
 from rasa.engine.graph import GraphSchema

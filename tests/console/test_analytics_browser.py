@@ -3,7 +3,6 @@ with the seeded values), and no request leaves 127.0.0.1 (fonts, scripts, chart 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Callable, Dict, List
 from urllib.parse import urlsplit

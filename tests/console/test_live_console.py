@@ -19,15 +19,14 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Iterator, List
 
 import pytest
 import requests
 
 from clinic.models import AuditEntry, CallbackRequest, session_factory
 from clinic.content import ApprovedContent
-from tests.console.conftest import PASSWORD, bot, seed_tracker, user
+from tests.console.conftest import bot, seed_tracker, user
 from tests.conftest import free_port
 
 TOKEN = "fake-rasa-token"

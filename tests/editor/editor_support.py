@@ -7,12 +7,9 @@ edits it the way an editor would: as text, keeping comments and layout.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import re
 import shutil
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Iterable, Optional
 
 import pytest
@@ -33,24 +30,6 @@ VALID_FORBIDDEN = """\
 - pattern: '\\$\\s*\\d'
   why: "No prices: cost questions go to staff."
 """
-
-
-def root_conftest() -> ModuleType:
-    """tests/conftest.py (``make_stack``, ``MODEL``), found by path.
-
-    Several folders of tests/ have their own conftest.py, so ``import conftest``
-    may give another one, depending on what pytest collected last.
-    """
-    path = (ROOT / "tests" / "conftest.py").resolve()
-    for module in list(sys.modules.values()):
-        file = getattr(module, "__file__", None)
-        if file and Path(file).resolve() == path:
-            return module
-    spec = importlib.util.spec_from_file_location("clinic_tests_root_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def copy_project(dst: Path) -> Path:

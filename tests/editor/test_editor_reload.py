@@ -8,7 +8,6 @@ that copy the way an editor edits content/approved.yml.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import urllib.request
@@ -18,10 +17,9 @@ from pathlib import Path
 import pytest
 
 from clinic.content import ApprovedContent
-from editor_support import ROOT, root_conftest, set_field
+from editor_support import ROOT, set_field
+from tests.support import MODEL, make_stack
 
-MODEL = root_conftest().MODEL
-make_stack = root_conftest().make_stack
 
 SESSION_NEW = "NEW WORDING: a session, including time to rest afterwards, takes about two hours."
 CRISIS_NEW = ("NEW WORDING: please call or text 988, the 988 Suicide & Crisis Lifeline, or call 911 "

@@ -57,9 +57,9 @@ SOFT_CUE_RE = re.compile(
 TITLE_RE = re.compile(r"\b(?:[Dd]r|[Mm]r|[Mm]rs|[Mm]s|[Mm]iss|[Mm]x|[Pp]rof|[Nn]urse)\.?\s+"
                       r"(?P<name>[A-Z][A-Za-z'\-]+(?:\s+[A-Z][A-Za-z'\-]+)?)")
 RELATIVE_RE = re.compile(
-    rf"\b(?:my|our)\s+(?:wife|husband|partner|son|daughter|mom|mum|mother|dad|father|brother|sister|"
-    rf"friend|boyfriend|girlfriend|fiance|fiancee|kid|child|doctor|therapist|psychiatrist|aunt|uncle|"
-    rf"grandma|grandpa|cousin|roommate|boss)\s*,?\s+(?P<name>[A-Z][A-Za-z'\-]+(?:\s+[A-Z][A-Za-z'\-]+)?)")
+    r"\b(?:my|our)\s+(?:wife|husband|partner|son|daughter|mom|mum|mother|dad|father|brother|sister|"
+    r"friend|boyfriend|girlfriend|fiance|fiancee|kid|child|doctor|therapist|psychiatrist|aunt|uncle|"
+    r"grandma|grandpa|cousin|roommate|boss)\s*,?\s+(?P<name>[A-Z][A-Za-z'\-]+(?:\s+[A-Z][A-Za-z'\-]+)?)")
 SIGN_OFF_RE = re.compile(
     rf"(?:\b(?:thanks|thank\s+you|thx|ty|cheers|best|regards)|(?:^|\s)[-\u2013\u2014~]+)\s*[,!.]*\s*"
     rf"(?P<name>{_NAME_WORD})\s*[.!]*\s*$", re.IGNORECASE)
