@@ -10,10 +10,11 @@ ways in, each reviewable:
    (not necessarily its first choice: "I gave my dog to my sister because I won't
    be around" is a goodbye the classifier ranks second), *and* the message's
    sentence embedding is at least ``semantic_min_similarity`` (cosine) from one of
-   the crisis training examples, learned at training time. The second condition
-   keeps everyday requests that the linear model happens to push towards crisis
-   ("i'm finished with my to do list") out; neither signal alone is enough
-   (docs/UNDERSTANDING.md has the measurements). A message holding a known idiom
+   the crisis training examples, learned at training time, and nearer to them than
+   to any ``contrast_intent`` (out-of-scope) example. The embedding conditions keep
+   everyday requests that the linear model happens to push towards crisis ("i'm
+   finished with my to do list", "text mom I'm on my way") out; neither signal alone
+   is enough (docs/UNDERSTANDING.md has the measurements). A message holding a known idiom
    ("my boss will kill me", "to die for") is never sent crisis resources on
    meaning alone: only the lexicon, which masks the idiom first, can do that.
 3. **The classifier's own choice** of ``crisis`` at ``min_confidence`` or more, with
@@ -50,8 +51,11 @@ UNTRUSTED_INTENT = "untrusted_intent"
 MIN_CONFIDENCE = "min_confidence"
 SEMANTIC_MIN_PROBABILITY = "semantic_min_probability"
 SEMANTIC_MIN_SIMILARITY = "semantic_min_similarity"
+CONTRAST_INTENT = "contrast_intent"
+SEMANTIC_MIN_MARGIN = "semantic_min_margin"
 
 EXAMPLES_FILE = "crisis_examples.npy"
+CONTRAST_FILE = "contrast_examples.npy"
 
 # Words without which a classifier's own crisis choice (way 3) is not believed.
 DISTRESS = re.compile(
@@ -82,6 +86,8 @@ class CrisisDetector(GraphComponent):
             MIN_CONFIDENCE: 0.8,
             SEMANTIC_MIN_PROBABILITY: 0.3,
             SEMANTIC_MIN_SIMILARITY: 0.5,
+            CONTRAST_INTENT: "out_of_scope",
+            SEMANTIC_MIN_MARGIN: 0.0,
         }
 
     def __init__(
@@ -90,6 +96,7 @@ class CrisisDetector(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         examples: Optional[np.ndarray] = None,
+        contrast: Optional[np.ndarray] = None,
     ) -> None:
         self.config = {**self.get_default_config(), **config}
         self.intent = self.config[INTENT_KEY]
@@ -97,7 +104,10 @@ class CrisisDetector(GraphComponent):
         self.min_confidence = float(self.config[MIN_CONFIDENCE])
         self.min_probability = float(self.config[SEMANTIC_MIN_PROBABILITY])
         self.min_similarity = float(self.config[SEMANTIC_MIN_SIMILARITY])
+        self.contrast_intent = self.config[CONTRAST_INTENT]
+        self.min_margin = float(self.config[SEMANTIC_MIN_MARGIN])
         self.examples = examples  # unit vectors of the crisis training examples (rows)
+        self.contrast = contrast  # ... and of the out-of-scope ones
         self._model_storage = model_storage
         self._resource = resource
 
@@ -112,13 +122,17 @@ class CrisisDetector(GraphComponent):
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        """Keep the sentence embeddings of the crisis examples (none without the featurizer)."""
-        vectors = [m.get(EMBEDDING) for m in training_data.intent_examples
-                   if m.get(INTENT) == self.intent and m.get(EMBEDDING) is not None]
-        self.examples = np.vstack(vectors).astype(np.float32) if vectors else None
+        """Keep the sentence embeddings of the crisis and contrast examples (none without the featurizer)."""
+        def vectors(intent: Text) -> Optional[np.ndarray]:
+            rows = [m.get(EMBEDDING) for m in training_data.intent_examples
+                    if m.get(INTENT) == intent and m.get(EMBEDDING) is not None]
+            return np.vstack(rows).astype(np.float32) if rows else None
+
+        self.examples, self.contrast = vectors(self.intent), vectors(self.contrast_intent)
         with self._model_storage.write_to(self._resource) as directory:
-            if self.examples is not None:
-                np.save(directory / EXAMPLES_FILE, self.examples)
+            for name, matrix in ((EXAMPLES_FILE, self.examples), (CONTRAST_FILE, self.contrast)):
+                if matrix is not None:
+                    np.save(directory / name, matrix)
         return self._resource
 
     @classmethod
@@ -130,15 +144,15 @@ class CrisisDetector(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> "CrisisDetector":
-        examples = None
+        matrices: Dict[str, Optional[np.ndarray]] = {EXAMPLES_FILE: None, CONTRAST_FILE: None}
         try:
             with model_storage.read_from(resource) as directory:
-                path = directory / EXAMPLES_FILE
-                if path.exists():
-                    examples = np.load(path)
+                for name in matrices:
+                    if (directory / name).exists():
+                        matrices[name] = np.load(directory / name)
         except ValueError:  # trained without examples: the lexicon and the classifier still work
             pass
-        return cls(config, model_storage, resource, examples)
+        return cls(config, model_storage, resource, matrices[EXAMPLES_FILE], matrices[CONTRAST_FILE])
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -150,12 +164,15 @@ class CrisisDetector(GraphComponent):
                 self.rewrite(message, text)
         return messages
 
-    def similarity(self, message: Message) -> float:
-        """Cosine similarity of the message to its nearest crisis example (0 when unknown)."""
+    def means_crisis(self, message: Message) -> bool:
+        """Near a crisis example (``semantic_min_similarity``) and nearer to it than to any contrast example."""
         vector = message.get(EMBEDDING)
         if self.examples is None or vector is None:
-            return 0.0
-        return float(np.max(self.examples @ np.asarray(vector, dtype=np.float32)))
+            return False
+        vector = np.asarray(vector, dtype=np.float32)
+        nearest = float(np.max(self.examples @ vector))
+        contrast = float(np.max(self.contrast @ vector)) if self.contrast is not None else -1.0
+        return nearest >= self.min_similarity and nearest - contrast >= self.min_margin
 
     def reason(self, message: Message, text: Text) -> Optional[str]:
         """Why ``text`` is crisis language (a pattern name, "meaning" or "classifier"), or None."""
@@ -165,7 +182,7 @@ class CrisisDetector(GraphComponent):
         folded = normalize(text)
         masked = mask_idioms(folded)
         if masked == folded and ranked_confidence(message, self.intent) >= self.min_probability \
-                and self.similarity(message) >= self.min_similarity:
+                and self.means_crisis(message):
             return "meaning"
         name, confidence = intent_of(message)
         if name == self.intent and confidence >= self.min_confidence and DISTRESS.search(masked):
