@@ -6,7 +6,7 @@ RASA  := $(VENV)/bin/rasa
 MODEL := models/clinic.tar.gz
 TRAIN_INPUTS := config.yml domain.yml content/routing.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard addons/*.py clinic/*.py) $(wildcard semantics/*.py) $(wildcard content/lexicons/*.yml)
 
-.PHONY: run test shell train validate go-live-check content-report reload bench run-prod staff-admin retention eval
+.PHONY: run test shell train validate go-live-check routes content-report reload bench run-prod staff-admin retention eval
 
 ## run: set up, train if needed, start action server :5055, Rasa :5005 and web app :8080
 run: $(MODEL)
@@ -26,6 +26,10 @@ train: $(MODEL)
 ## validate: Rasa's data checks plus the clinic's content checks
 validate: $(VENV)/.installed
 	scripts/validate.sh
+
+## routes: write the lists Rasa needs (domain intents, rules) from content/routing.yml
+routes: $(VENV)/.installed
+	$(PY) -m editorial.routes --write
 
 ## go-live-check: validate, and refuse placeholder clinic details and pending sign-offs (make run-prod runs it)
 go-live-check: $(VENV)/.installed

@@ -26,7 +26,7 @@ from typing import Dict, List, Optional
 
 from clinic.routing import RoutingTable
 
-COMMAND = ".venv/bin/python -m editorial.routes --write"
+COMMAND = "make routes"  # .venv/bin/python -m editorial.routes --write
 HEADER = (f"# Generated from content/routing.yml by `{COMMAND}`.\n"
           "# Do not edit: change the routing table and run the command again (`make validate` checks it).\n")
 BEGIN = re.compile(r"^(?P<indent>[ ]*)# >>> generated: (?P<name>[a-z_]+)\b.*$")

@@ -2,7 +2,7 @@
 
 The three steps (an entry in content/approved.yml, one line in
 content/routing.yml, the examples in data/nlu/) and the one command
-(``python -m editorial.routes --write``) are all it takes: before the command,
+(``make routes``, i.e. ``python -m editorial.routes --write``) are all it takes: before the command,
 `make validate` names it; after it, the copy validates, trains, answers the new
 topic with its entry, and a medical question about the topic still goes to
 medical_handoff (the cue detectors read the table: safety rule 2).
@@ -81,7 +81,7 @@ def test_a_new_topic_is_three_edits_and_one_command(whole_copy: Path, tmp_path: 
     # Before the command, validation names it (and nothing else is missing).
     errors = new_errors(before, check(whole_copy))
     assert errors and {f.code for f in errors} == {"routing.generated_out_of_date"}, [f.format() for f in errors]
-    assert all("editorial.routes --write" in f.fix for f in errors)
+    assert all("make routes" in f.fix for f in errors)
 
     env = {k: v for k, v in os.environ.items() if k not in ("APPROVED_CONTENT", "CLINIC_CONFIG", "ROUTING_TABLE")}
     env.update(TRACKER_DB_URL=f"sqlite:///{tmp_path / 'rasa.db'}", CLINIC_DB_URL=f"sqlite:///{tmp_path / 'clinic.db'}",
