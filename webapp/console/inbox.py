@@ -45,7 +45,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sqlalchemy.exc import SQLAlchemyError
 
-from clinic import routing, settings
+from clinic import routing
 from webapp.console import audit
 from webapp.console.analytics import FALLBACK_INTENTS, EventScanner, Message, low_confidence, parse_range, \
     scanner_for, setting
