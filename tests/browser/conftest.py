@@ -27,7 +27,8 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
-LOCAL_HOSTS = {"127.0.0.1"}
+# localhost: the clinic's "own site" of the widget's isolation test (fulfilled by the test, never fetched).
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 IGNORED_SCHEMES = {"data", "blob", "about"}
 
 

@@ -12,7 +12,9 @@ with ``execute_side_effects=true&output_channel=live`` (see ``addons/takeover.py
   member's name in its metadata, so the transcript shows who said what; plain text,
   at most ``max_staff_message_chars`` (content/staffing.yml), shown literally;
 * hand back or close: ``ConversationResumed`` and the approved notice; the assistant
-  answers the next message.
+  answers the next message;
+* nobody took a waiting visitor in time: the approved notice, then the callback form
+  (``POST /conversations/{id}/execute`` with ``callback_form``, then ``action_listen``).
 
 A takeover nobody writes in for ``hand_back_after_minutes`` is handed back by the
 worker (every web app runs one; the database decides which one acts), and the visitor
@@ -64,14 +66,21 @@ class RasaAPI:
 
     async def append(self, sender_id: str, events: List[Dict[str, Any]]) -> None:
         """Append ``events`` to the conversation and send its bot messages to the visitor."""
+        await self._post(sender_id, "tracker/events", {"execute_side_effects": "true"}, events)
+
+    async def execute(self, sender_id: str, action: str) -> None:
+        """Run one action of the assistant (the callback form) for the conversation, then listen."""
+        await self._post(sender_id, "execute", {}, {"name": action})
+        await self.append(sender_id, [{"event": "action", "name": "action_listen"}])
+
+    async def _post(self, sender_id: str, path: str, params: Dict[str, str], body: Any) -> None:
         if not self.token:
             raise RasaError("RASA_AUTH_TOKEN is not set for the web app")
-        query = urllib.parse.urlencode({"execute_side_effects": "true", "output_channel": "live",
-                                        "token": self.token})
-        url = f"{self.url}/conversations/{urllib.parse.quote(sender_id, safe='')}/tracker/events?{query}"
+        query = urllib.parse.urlencode({**params, "output_channel": "live", "token": self.token})
+        url = f"{self.url}/conversations/{urllib.parse.quote(sender_id, safe='')}/{path}?{query}"
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as session:
-                async with session.post(url, json=events) as r:
+                async with session.post(url, json=body) as r:
                     if r.status >= 300:
                         raise RasaError(f"the Rasa server answered {r.status}")
                     await r.read()
@@ -101,7 +110,7 @@ def end_events(chat: Chat) -> List[Dict[str, Any]]:
     notice = bot_event(live_chat.NOTICE_FOR_REASON[chat.ended_reason or "handed_back"],
                        {"staff_name": chat.staff_name or "Our team member"})
     if chat.ended_reason == "unanswered":
-        return [notice]  # never paused: the offer of a callback instead
+        return [notice]  # never paused; the callback form follows (Takeovers.finish)
     return [{"event": "resume"}, notice]
 
 
@@ -197,6 +206,8 @@ class Takeovers:
         """Tell the Rasa server a live chat ended; mark it ended; audit it. False: retried later."""
         try:
             await self.rasa.append(chat.sender_id, end_events(chat))
+            if chat.ended_reason == "unanswered":
+                await self.rasa.execute(chat.sender_id, "callback_form")  # the callback form, as without live chat
         except RasaError as e:
             logger.error("Live chat of %s not ended yet (%s): retried shortly", chat.sender_id, e)
             return False

@@ -20,7 +20,8 @@
   var SESSION_ID = /^[A-Za-z0-9_.:-]{8,128}$/;
   var PHONE_LAYOUT = "(max-width: 480px)";
   // Shown as notices in the conversation (approved texts about the live chat itself).
-  var NOTICE_IDS = { live_chat_joined: 1, live_chat_ended: 1, live_chat_closed: 1, live_chat_timeout: 1 };
+  var NOTICE_IDS = { live_chat_joined: 1, live_chat_ended: 1, live_chat_closed: 1, live_chat_timeout: 1,
+    live_chat_unanswered: 1 };
   var LIVE_END_IDS = { live_chat_ended: 1, live_chat_closed: 1, live_chat_timeout: 1 };
   // Approved replies that get tappable crisis-line links under them.
   var SAFETY_LINKS = {
