@@ -210,6 +210,23 @@ def test_abandonment_waits_until_a_conversation_is_over(stores):
     assert {b.start.isoformat(): b.abandoned for b in later.buckets}["2025-03-11"] == 1
 
 
+def test_a_live_chat_with_staff_is_a_hand_off_and_leaving_after_its_offer_is_abandonment(tmp_path, stores):
+    from webapp.console import analytics
+
+    path = tmp_path / "rasa.db"
+    seed_tracker(path, {
+        "T1": [*say(at(5, 10), "can I talk to a person", "request_human", "staff_handoff"),
+               bot("(Ann from the clinic has joined)", "live_chat_joined", ts=at(5, 10, 2)),
+               bot("Hi, this is Ann", "staff_message", ts=at(5, 10, 3)),
+               *say(at(5, 10, 4), "thanks", "thanks", "thanks")],
+        "T2": [*say(at(5, 11), "what is ketamine", "what_is_ketamine", "what_is_ketamine"),
+               bot("(a member of our team can chat with you now)", "live_chat_offer", ts=at(5, 11, 2))],
+    })
+    r = analytics.compute(analytics.EventScanner(f"sqlite:///{path}"), START, END, "week", LA, stores["clinic"],
+                          now=NOW)
+    assert (r.total.conversations, r.total.contained, r.total.handoff, r.total.abandoned) == (2, 1, 1, 1)
+
+
 def test_a_range_of_one_day_and_the_clinic_time_zone(stores):
     r = report(stores, "day", dt.date(2025, 3, 3), dt.date(2025, 3, 3))
     # O (3/02 23:30 clinic time, 3/03 in UTC) is not in it; callback Q (3/02 23:00 clinic time) neither
@@ -274,6 +291,46 @@ def test_a_row_committed_late_below_the_highest_id_is_picked_up(tmp_path):
     scanner.refresh()
     z = [c for c in scanner.conversations if c.sender_id == "Z"]
     assert len(z) == 1 and z[0].visitor_messages == 1 and scanner.rebuilds == 0
+
+
+def test_the_same_figures_from_postgresql(stores):
+    """The production profile's tracker store: the same seeded conversations, the same figures."""
+    import asyncio
+    import threading
+
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.events import ActionExecuted, SessionStarted
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from tests.prod.conftest import PG_HOST, PG_PASSWORD, PG_PORT, PG_USER, Databases
+    from webapp.console import analytics
+
+    dbs = Databases()
+    try:
+        url = dbs.create("analytics")
+        store = SQLTrackerStore(dialect="postgresql", host=PG_HOST, port=PG_PORT, db=url.rsplit("/", 1)[1],
+                                username=PG_USER, password=PG_PASSWORD)
+
+        async def save_all() -> None:
+            for sender, events in conversations().items():
+                first = events[0].timestamp
+                head = [ActionExecuted("action_session_start", timestamp=first - 0.002),
+                        SessionStarted(timestamp=first - 0.001), ActionExecuted("action_listen", timestamp=first - 0.0005)]
+                await store.save(DialogueStateTracker.from_events(sender, head + list(events)))
+
+        worker = threading.Thread(target=lambda: asyncio.run(save_all()))
+        worker.start()
+        worker.join()
+        store.engine.dispose()
+        scanner = analytics.EventScanner(url)
+        for by, expected in (("day", DAYS), ("week", WEEKS)):
+            r = analytics.compute(scanner, START, END, by, LA, stores["clinic"], now=NOW)
+            assert {b.start.isoformat(): as_tuple(b) for b in r.buckets} == expected
+            assert as_tuple(r.total) == TOTAL
+        assert [(u.text, u.messages, u.conversations) for u in r.unanswered] == UNANSWERED
+        scanner._engine.dispose()
+    finally:
+        dbs.drop_all()
 
 
 # --- the page, its charts and its CSV ----------------------------------------------------------

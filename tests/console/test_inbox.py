@@ -397,6 +397,16 @@ def test_an_assignment_from_the_page_goes_into_the_training_file(inbox_app):
         assert r.status_code == 200 and says in html.unescape(r.text), (form, r.text[:300])
     assert path.read_text() == before
 
+    # a reviewed file broken by hand: the inbox still shows, says what is wrong, and writes nothing
+    path.write_text("nlu:\n- intent: [unclosed\n")
+    try:
+        page = client.get(f"/staff/inbox?{RANGE}")
+        assert page.status_code == 200 and "not valid YAML" in html.unescape(page.text)
+        r = client.post("/staff/inbox/assign", {"intent": "dose", "key": key})
+        assert "not valid YAML" in html.unescape(r.text) and path.read_text() == "nlu:\n- intent: [unclosed\n"
+    finally:
+        path.write_text(before)
+
 
 # --- the whole loop on a running assistant ---------------------------------------------------------
 

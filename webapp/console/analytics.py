@@ -55,8 +55,10 @@ T = TypeVar("T")
 # Slots the conversation flags come from (domain.yml).
 CRISIS_SLOT = "crisis_flag"
 CALLBACK_SLOT = "callback_requested"
-# Content ids of a staff member chatting in the conversation (the live takeover).
-STAFF_CONTENT = frozenset({"staff_message", "staff_joined"})
+# Content ids of the live takeover (clinic/live_chat.py): a staff member joined or wrote
+# (a person is involved), and the offer of a live chat (an offer of a person).
+STAFF_CONTENT = frozenset({"staff_message", "live_chat_joined"})
+PERSON_OFFERS = frozenset({"live_chat_offer"})
 FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 # Event types the figures need; the data of other rows is not even fetched.
 WITH_DATA = ("user", "bot", "slot", "active_loop")
@@ -111,7 +113,7 @@ class Roles:
     @property
     def abandon_after(self) -> FrozenSet[str]:
         """Leaving right after one of these is abandonment: not understood, or offered a person."""
-        return self.not_understood | self.handoff | {self.repeat}
+        return self.not_understood | self.handoff | {self.repeat} | PERSON_OFFERS
 
     @classmethod
     def current(cls) -> "Roles":

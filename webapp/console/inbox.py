@@ -540,11 +540,16 @@ class InboxView:
     total_messages: int
     total_groups: int
     preparing: bool = False  # the sentence model is encoding this view's wordings
+    file_error: str = ""  # the reviewed file could not be read (then nothing counts as reviewed)
 
 
 def inbox_view(scanner: EventScanner, encoder: EncoderChoice, lo: float, hi: float, reason: str,
                show_reviewed: bool, path: Optional[Path] = None) -> InboxView:
-    reviewed = reviewed_index(path)
+    file_error = ""
+    try:
+        reviewed = reviewed_index(path)
+    except AssignError as e:
+        reviewed, file_error = {}, str(e)
     candidates = scanner.read(lambda s: [m for m in s.messages if lo <= m.ts < hi])
     members = members_from(candidates, reviewed)
     if not show_reviewed:
@@ -552,7 +557,7 @@ def inbox_view(scanner: EventScanner, encoder: EncoderChoice, lo: float, hi: flo
     if reason:
         members = [m for m in members if reason in m.reasons]
     groups, name = group_members(members, encoder)
-    return InboxView(groups, name, sum(m.messages for m in members), len(groups), encoder.preparing)
+    return InboxView(groups, name, sum(m.messages for m in members), len(groups), encoder.preparing, file_error)
 
 
 def texts_for_keys(scanner: EventScanner, keys: Set[str]) -> List[str]:
@@ -613,8 +618,6 @@ def build_blueprint(state: Any) -> Blueprint:
         try:
             view = await asyncio.to_thread(inbox_view, scanner_for(state.reader.url), encoder, lo, hi,
                                            raw["reason"], bool(raw["reviewed"]))
-        except AssignError as e:
-            return state.render(request, "error.html", status=500, title="Reviewed file unreadable", detail=str(e))
         except (SQLAlchemyError, routing.RoutingError) as e:
             logger.error("Inbox not computed: %s", type(e).__name__)
             return state.render(request, "error.html", status=503, title="Inbox unavailable",
@@ -627,7 +630,7 @@ def build_blueprint(state: Any) -> Blueprint:
                       "page": page, "groups": view.total_groups, "messages": view.total_messages},
                      ip=ip(request), role=role, url=state.clinic_url)
         notice = NOTICES.get(request.args.get("done", ""))
-        error = (request.args.get("error") or "")[:500]
+        error = (request.args.get("error") or "")[:500] or view.file_error
         return state.render(request, "inbox.html", groups=shown, view=view, f=raw, page=page, last=last,
                             link=lambda **kw: link(raw, **kw), choices=intent_choices(), reasons=REASONS,
                             notice=notice, error=error, range_error=raw["_errors"], members_shown=MEMBERS_SHOWN,
