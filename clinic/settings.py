@@ -113,16 +113,22 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("TOTP_REQUIRED_FOR", _const("admin"),
             "staff console roles that must sign in with a second factor: admin, all (none: refused in production)"),
     Setting("TRUSTED_PROXY_COUNT", _const("0"),
-            "proxies in front of the web app that append to X-Forwarded-For (0: the header is not trusted)"),
+            "proxies in front of the web app and the Rasa servers that append to X-Forwarded-For "
+            "(0: the header is not trusted)"),
     Setting("REAL_IP_HEADER", _const(""),
-            "a header the proxy in front of the web app sets to the client's address (unset: not trusted)"),
+            "a header the proxy in front sets to the client's address (unset: not trusted)"),
+    Setting("WIDGET_SESSION_SECRET", _const(""),
+            "signs the widget's session ids, the same on every Rasa server (generated into .env by the scripts)"),
+    Setting("WIDGET_SESSION_MAX_HOURS", _const("24"), "a widget session id older than this starts a new conversation"),
+    Setting("WIDGET_MAX_CONNECTIONS_PER_ADDRESS", _const("20"), "open Socket.IO connections per client address"),
+    Setting("WIDGET_MESSAGES_PER_MINUTE", _const("60"), "Socket.IO messages per client address in any minute"),
     Setting("ACTION_SERVER_TOKEN", _const(""),
             "the Rasa server's token for the action server (endpoints.yml; generated into .env by the scripts)"),
     Setting("ACTION_DB_URL", _const(""),
             "the action server's clinic database URL, a role limited by clinic.db_roles (unset: CLINIC_DB_URL)"),
 )
 BY_NAME: Dict[str, Setting] = {s.name: s for s in SETTINGS}
-SECRETS = ("RASA_AUTH_TOKEN", "SESSION_SECRET", "ACTION_SERVER_TOKEN")
+SECRETS = ("RASA_AUTH_TOKEN", "SESSION_SECRET", "ACTION_SERVER_TOKEN", "WIDGET_SESSION_SECRET")
 # Ports `make run` remembers in var/ports.env, and the URLs built from them.
 PORT_SETTINGS = ("RASA_PORT", "ACTION_PORT", "WEB_PORT", "RASA_URL", "ACTION_SERVER_URL")
 # Exported to every script as well (quiet libraries).

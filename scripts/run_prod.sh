@@ -33,6 +33,8 @@ secret=${SESSION_SECRET:-}
 [ ${#secret} -ge 32 ] || refuse "SESSION_SECRET must be at least 32 characters (it signs the staff console's sessions)."
 action_token=${ACTION_SERVER_TOKEN:-}
 [ ${#action_token} -ge 16 ] || refuse "ACTION_SERVER_TOKEN must be at least 16 characters (the Rasa servers' token for the action server, which refuses calls without it)."
+widget_secret=${WIDGET_SESSION_SECRET:-}
+[ ${#widget_secret} -ge 32 ] || refuse "WIDGET_SESSION_SECRET must be at least 32 characters (every Rasa server signs the widget's session ids with it)."
 for name in TRACKER_DB_URL CLINIC_DB_URL; do
   case "${!name:-}" in
     postgresql://*|postgresql+psycopg2://*) ;;
@@ -67,7 +69,7 @@ if [ ${#problems[@]} -gt 0 ]; then
 fi
 
 export CLINIC_PROFILE=production
-[ -n "${ACTION_DB_URL:-}" ] || echo "Note: ACTION_DB_URL is not set, so the action server uses CLINIC_DB_URL's role; give it a role of its own that may only store callback requests (python -m clinic.db_roles, docs/PRODUCTION.md)." >&2
+[ -n "${ACTION_DB_URL:-}" ] || echo "Note: without ACTION_DB_URL the action server uses CLINIC_DB_URL's role; give it a role of its own that may only store callback requests (python -m clinic.db_roles, docs/PRODUCTION.md)." >&2
 export NGINX_PORT="${NGINX_PORT:-8000}" WEB_PORT="${WEB_PORT:-8080}"
 # Browsers reach everything through nginx: the widget connects to it, and pages it serves
 # have its origin (also the web app's own, for a look without the balancer).

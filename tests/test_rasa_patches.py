@@ -90,6 +90,14 @@ def test_rasas_failsafe_store_swallows_an_exception_but_lets_message_aborted_thr
 
 # --- socketio_rooms and the channel -------------------------------------------------------------
 
+def _signed() -> str:
+    from clinic import session_tokens
+
+    return session_tokens.issue()
+
+
+SIGNED = _signed()  # a session id the server issued (WIDGET_SESSION_SECRET of the test run)
+
 def channel(**credentials: Any):
     from addons.socketio_channel import ClinicSocketIOInput
 
@@ -109,17 +117,22 @@ def test_rasas_session_request_never_joins_the_room_and_the_fixed_one_does():
 
     from rasa.core.channels.socketio import SocketIOInput
 
+    from clinic import session_tokens
+
     joined: Dict[str, int] = {}
     for name, ch in (("rasa", SocketIOInput(session_persistence=True)), ("fixed", channel())):
         ch.blueprint(AsyncMock())
         ch.sio.enter_room = AsyncMock()
         ch.sio.emit = AsyncMock()
+        # the channel answers only a session id it signed (tests/test_socketio_sessions.py)
+        session_id = "session-0001" if name == "rasa" else SIGNED
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # Rasa's un-awaited coroutine
-            run_coroutine(ch.sio.handlers["/"]["session_request"]("sid-1", {"session_id": "session-0001"}))
+            run_coroutine(ch.sio.handlers["/"]["session_request"]("sid-1", {"session_id": session_id}))
         joined[name] = ch.sio.enter_room.await_count
-        ch.sio.emit.assert_awaited_with("session_confirm", "session-0001", room="sid-1")
+        ch.sio.emit.assert_awaited_with("session_confirm", session_id, room="sid-1")
     assert joined == {"rasa": 0, "fixed": 1}
+    ch.sio.enter_room.assert_awaited_with("sid-1", session_tokens.conversation_of(SIGNED))
 
 
 def test_the_channel_keeps_rasas_jwt_check_on_connect():
@@ -128,7 +141,8 @@ def test_the_channel_keeps_rasas_jwt_check_on_connect():
     ch = channel(jwt_key="a-test-key-of-enough-length-0123456789")
     sio, handlers = built(ch, [])
     connect = handlers["connect"]
-    assert connect.__qualname__.startswith("SocketIOInput.blueprint")  # Rasa's own handler
+    # Rasa's own handler, behind the channel's per-address connection limit
+    assert connect.__wrapped__.__qualname__.startswith("SocketIOInput.blueprint")
     assert run_coroutine(connect("sid", {}, None)) is False
     assert run_coroutine(connect("sid", {}, {"token": "not a token"})) is False
     token = jwt.encode({"user": "x"}, "a-test-key-of-enough-length-0123456789", algorithm="HS256")
@@ -144,20 +158,21 @@ def test_the_channel_keeps_rasas_metadata_key_and_cleans_the_text_as_the_rest_ch
     sio.enter_room = AsyncMock()
     sio.rooms = lambda sid, namespace=None: ["session-0001"]
     raw = "what is \x1b[31mketamine\u202e?\u200d"
-    run_coroutine(handlers["user_uttered"]("sid", {"message": raw, "session_id": "session-0001",
+    run_coroutine(handlers["user_uttered"]("sid", {"message": raw, "session_id": SIGNED,
                                                    "customData": {"page": "/about"}}))
     assert len(received) == 1
     message = received[0]
     assert message.text == clean_text(raw) == "what is [31mketamine?\u200d"
-    assert message.metadata == {"page": "/about"} and message.sender_id == "session-0001"
+    assert message.metadata == {"page": "/about"} and message.sender_id == SIGNED.split(".")[0]
 
 
 @pytest.mark.parametrize("data, error", [
-    ("hello", "non-empty text"), ({"message": 12, "session_id": "session-0001"}, "non-empty text"),
+    ("hello", "non-empty text"), ({"message": 12, "session_id": SIGNED}, "non-empty text"),
     ({"message": "hi"}, "session_request first"), ({"message": "hi", "session_id": "<script>"}, "session_request"),
-    ({"message": "\x00 \u202e", "session_id": "session-0001"}, "non-empty text"),
-    ({"message": "/restart", "session_id": "session-0001"}, "quick-reply"),
-    ({"message": "hi", "session_id": "session-0001", "metadata": "{not json"}, "JSON object"),
+    ({"message": "hi", "session_id": "session-0001"}, "session_request first"),  # not signed by the server
+    ({"message": "\x00 \u202e", "session_id": SIGNED}, "non-empty text"),
+    ({"message": "/restart", "session_id": SIGNED}, "quick-reply"),
+    ({"message": "hi", "session_id": SIGNED, "metadata": "{not json"}, "JSON object"),
 ])
 def test_the_channel_refuses_bad_data_with_an_error_event(data, error):
     received: List[Any] = []
