@@ -56,7 +56,8 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         super().__init__(name, config)
         self.scale = float(config[SCALE])
         self.batch_size = int(config[BATCH_SIZE])
-        self.encoder = default_encoder()  # loaded here, so the first visitor does not wait
+        self.encoder = default_encoder()  # loaded here, so the first visitor does not wait...
+        self.encoder.encode(["warm up"])  # ...for TensorFlow to trace its graph either
 
     @classmethod
     def create(

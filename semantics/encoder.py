@@ -69,6 +69,9 @@ class SentenceEncoder:
         _limit_threads(tf, threads)
         from tokenizers import Tokenizer
         from transformers import TFAutoModel
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()  # its "weights not used: position_ids" note is expected
 
         path = Path(path or model_dir())
         if not (path / "tokenizer.json").is_file():
