@@ -138,7 +138,8 @@ class Relay:
         self.sio: Any = None
         self.event = "bot_uttered"
         self.namespace: Optional[str] = None
-        self.redis: Any = None
+        self.redis: Any = None  # publishes (short timeouts: a turn never waits long on Redis)
+        self.redis_url = ""
         self.channel = f"{settings.get('REDIS_LOCK_PREFIX')}:live-delivery"
         self._task: Optional[asyncio.Task] = None
 
@@ -158,6 +159,7 @@ class Relay:
         if url:
             import redis.asyncio as aioredis
 
+            self.redis_url = url
             self.redis = aioredis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
             self._task = asyncio.create_task(self._listen())
 
@@ -194,10 +196,15 @@ class Relay:
         await self.sio.emit(self.event, payload, **kwargs)
 
     async def _listen(self) -> None:
+        """Emit what the other Rasa servers publish; a lost connection is made again (with back-off)."""
+        import redis.asyncio as aioredis
+
         delay = 0.5
         while True:
+            # Its own connection, with no read timeout (it waits for messages) but health checks.
+            subscriber = aioredis.Redis.from_url(self.redis_url, socket_connect_timeout=3, health_check_interval=15)
             try:
-                pubsub = self.redis.pubsub()
+                pubsub = subscriber.pubsub()
                 await pubsub.subscribe(self.channel)
                 delay = 0.5
                 async for item in pubsub.listen():
@@ -217,6 +224,11 @@ class Relay:
                 logger.warning("Live chat: Redis subscription lost (%s); retrying in %.1f s", type(e).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+            finally:
+                try:
+                    await subscriber.close()
+                except Exception:
+                    pass
 
 
 class RelayOutput(OutputChannel):

@@ -145,7 +145,7 @@ def test_hand_off_shows_live_nurse_takes_over_messages_both_ways_hands_back(live
     # The visitor asks for a person while someone is available: the offer of a live chat.
     before = chat.bot.count()
     chat.frame.get_by_role("button", name="Talk to a person", exact=True).click()
-    replies = chat.wait_replies(before)
+    replies = chat.wait_replies(before, 2)
     asked_at = time.monotonic()
     assert replies == [approved("staff_handoff"), approved("live_chat_offer")]
     # ...and it is on the nurse's open console within 5 s, without a reload.
@@ -255,7 +255,7 @@ def test_nobody_available_gets_the_callback_form(live_stack, contexts):
     chat = visitor(contexts, live_stack)
     before = chat.bot.count()
     chat.frame.get_by_role("button", name="Talk to a person", exact=True).click()
-    assert chat.wait_replies(before) == [approved("staff_handoff"), approved("callback_consent")]
+    assert chat.wait_replies(before, 2) == [approved("staff_handoff"), approved("callback_consent")]
     assert chat.click_reply("Yes, please") == [approved("callback_name")]
 
 
@@ -264,7 +264,7 @@ def test_nobody_answering_in_time_gets_the_callback_form(live_stack, contexts):
     nurse = Nurse(contexts.new()[0], stack, "sam")
     nurse.available("Sam")
     chat = visitor(contexts, stack)
-    replies = chat.ask("can I take ketamine while on lithium")
+    replies = chat.ask("can I take ketamine while on lithium", count=2)
     assert replies == [approved("medical_handoff"), approved("live_chat_offer")]
     assert chat.click_reply("Yes, chat now") == [approved("live_chat_waiting")]
     # Nobody takes it: after answer_within_minutes, a notice and the callback form, as without live chat.

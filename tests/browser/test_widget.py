@@ -92,16 +92,17 @@ class Chat:
     def user_texts(self) -> List[str]:
         return self.user.all_text_contents()
 
-    def wait_replies(self, before: int) -> List[str]:
-        self.bot.nth(before).wait_for(timeout=REPLY_TIMEOUT)
+    def wait_replies(self, before: int, count: int = 1) -> List[str]:
+        """The bot messages after the first ``before``, once at least ``count`` of them came."""
+        self.bot.nth(before + count - 1).wait_for(timeout=REPLY_TIMEOUT)
         self.settle()
         return self.bot_texts()[before:]
 
-    def ask(self, text: str) -> List[str]:
+    def ask(self, text: str, count: int = 1) -> List[str]:
         before = self.bot.count()
         self.input.fill(text)
         self.input.press("Enter")
-        return self.wait_replies(before)
+        return self.wait_replies(before, count)
 
     def click_reply(self, title: str) -> List[str]:
         before = self.bot.count()
