@@ -69,6 +69,9 @@ if [ ${#problems[@]} -gt 0 ]; then
 fi
 
 export CLINIC_PROFILE=production
+# Its own nginx is the one proxy in front and appends the browser's address to X-Forwarded-For:
+# the per-address limits (Socket.IO, staff sign-in) must count browsers, not nginx.
+case "${NGINX:-on}" in 0|off|no|false) ;; *) export TRUSTED_PROXY_COUNT="${TRUSTED_PROXY_COUNT:-1}" ;; esac
 [ -n "${ACTION_DB_URL:-}" ] || echo "Note: without ACTION_DB_URL the action server uses CLINIC_DB_URL's role; give it a role of its own that may only store callback requests (python -m clinic.db_roles, docs/PRODUCTION.md)." >&2
 export NGINX_PORT="${NGINX_PORT:-8000}" WEB_PORT="${WEB_PORT:-8080}"
 # Browsers reach everything through nginx: the widget connects to it, and pages it serves
