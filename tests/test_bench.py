@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_benchmark_measures_every_figure_and_writes_table_json_and_chart(tmp_path):
     env = {**os.environ, "BENCH_OUT": str(tmp_path)}
     run = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "project"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=900)
+                         capture_output=True, text=True, timeout=1500)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
     project = results["models"]["project"]
