@@ -191,7 +191,7 @@ def render(rows: Sequence[Row], missed: Sequence[Outcome], latencies: Sequence[f
                 lines.append(f"{where} {o.text!r}: expected {o.expect}, got {got}{src}")
     p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
     lines.append("")
-    if p50 is not None:
+    if p50 is not None and p95 is not None:
         lines.append(f"latency per message (REST POST): p50 {1000 * p50:.1f} ms, p95 {1000 * p95:.1f} ms "
                      f"over {len(latencies)} messages")
     lines.append(f"request errors: {errors}")

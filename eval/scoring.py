@@ -125,7 +125,7 @@ def parse_cases(data: Dict[str, Any], set_name: str) -> Tuple[List[Case], List[S
     ``small``, ``out_of_scope``, ``distress``, ``multi``), each with the ids a right reply carries."""
     cases: List[Case] = []
 
-    def add(group: str, lines: Iterable[Line], expect: Iterable[str]) -> None:
+    def add(group: str, lines: Optional[Iterable[Line]], expect: Iterable[str]) -> None:
         for line in lines or []:
             text, source = _text(line)
             own = line.get("expect") if isinstance(line, dict) and group in ("topic", "small") else None
