@@ -8,6 +8,7 @@ readable only by its owner and root) and puts it into ``sys.argv`` inside the
 process, where ``ps`` never sees it. ``/proc/PID/cmdline`` keeps the arguments
 the process was started with, which do not include the token.
 
+It also warms the model up before the port opens (``addons/rasa_patches/warm_start.py``).
 It refuses to start without a token (the HTTP API must never run open), with a
 token given on the command line, and with debug logging in the production
 profile (``CLINIC_PROFILE=production``: debug records carry visitor messages).
@@ -43,6 +44,9 @@ def rasa_argv(args: List[str], environ: Optional[dict] = None) -> List[str]:
 
 def main() -> None:
     sys.argv = rasa_argv(sys.argv[1:])
+    from addons.rasa_patches import warm_start
+
+    warm_start.install()  # the port opens with the model warm (addons/rasa_patches/warm_start.py)
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

@@ -18,7 +18,7 @@ import addons.rasa_patches as patches
 from tests.conftest import run_coroutine
 
 PATCHES = ["speedups", "skops_import", "action_calls", "sql_tracker_store", "failsafe_bypass", "socketio_rooms",
-           "socketio_websocket_end"]  # its behaviour: tests/test_socketio_websocket_end.py
+           "socketio_websocket_end", "warm_start"]  # tests/test_socketio_websocket_end.py, test_warm_start.py
 
 
 def test_every_patch_module_is_listed_and_named_in_the_package_docstring():
@@ -44,7 +44,8 @@ def test_each_patch_refuses_another_rasa_and_says_which(other_rasa, monkeypatch,
     start = {"speedups": lambda: module.install(), "skops_import": lambda: module.install(),
              "action_calls": lambda: module.install_cached_validator(),
              "sql_tracker_store": lambda: module.check(), "failsafe_bypass": lambda: module.check(),
-             "socketio_rooms": lambda: module.check(), "socketio_websocket_end": lambda: module.check()}[name]
+             "socketio_rooms": lambda: module.check(), "socketio_websocket_end": lambda: module.check(),
+             "warm_start": lambda: module.install()}[name]
     with pytest.raises(patches.RasaVersionError) as refused:
         start()
     message = str(refused.value)

@@ -37,8 +37,17 @@ STAND_IN = textwrap.dedent("""
             self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
         def log_message(self, *a):
             pass
+    server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+    if os.environ.get("FORK_" + sys.argv[2]):  # as nginx: the master binds, a worker serves
+        worker = os.fork()
+        if worker == 0:
+            print("worker", os.getpid(), flush=True)
+            server.serve_forever()
+        server.socket.close()
+        os.waitpid(worker, 0)
+        sys.exit(0)
     print("stand-in", sys.argv[2], "listening", flush=True)
-    http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+    server.serve_forever()
 """)
 
 DRIVER = textwrap.dedent("""
@@ -191,6 +200,27 @@ def test_no_process_outlives_a_killed_supervisor(tmp_path):
     while any(alive(p) for p in pids):
         assert time.monotonic() < deadline, "orphans kept running after the supervisor died"
         time.sleep(0.1)
+
+
+def test_what_a_killed_process_started_is_ended_before_it_is_started_again(tmp_path):
+    """nginx's workers outlive a kill -9 of their master: they keep its port (the new master cannot
+    bind) and answer in its place. The supervisor ends the whole process group first."""
+    sup = Supervised(tmp_path, ["master"], env={"FORK_master": "1"})
+    try:
+        sup.wait_for_text("ALL SERVING")
+        workers = lambda: [int(p) for p in re.findall(r"master \| worker (\d+)", sup.text())]  # noqa: E731
+        old_worker = workers()[0]
+        os.kill(sup.pids("master")[-1], signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while len(workers()) < 2:
+            assert time.monotonic() < deadline, sup.text()[-2000:]
+            time.sleep(0.05)
+        assert not alive(old_worker), "the dead master's worker is still running"
+        time.sleep(1.5)
+        assert len(sup.pids("master")) == 2, "the new master could not start: " + sup.text()[-2000:]
+        assert answers(sup.ports["master"])
+    finally:
+        sup.stop()
 
 
 def test_each_process_output_goes_to_its_own_owner_only_log_file(tmp_path):
