@@ -199,6 +199,9 @@ class Supervisor:
         proc, program = child.proc, child.program
         ran = now - child.started
         child.proc, child.ready = None, False
+        # What it started lives on in its process group (nginx's workers keep the port, and
+        # would answer for a master that is gone): end them before starting it again.
+        self._signal(proc, signal.SIGKILL)
         if child.pump:
             child.pump.join(timeout=2)
         if not child.ever_ready:
