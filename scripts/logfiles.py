@@ -14,17 +14,17 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import List, Mapping, Optional, TextIO, Union
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_RETENTION_DAYS = 30
 
 
-def log_dir(environ: Optional[dict] = None) -> Path:
+def log_dir(environ: Optional[Mapping[str, str]] = None) -> Path:
     """Where the log files are: ``LOG_DIR``, else ``var/log`` in the checkout."""
-    environ = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     root = Path(__file__).resolve().parent.parent
-    return Path(environ.get("LOG_DIR") or root / "var" / "log")
+    return Path(env.get("LOG_DIR") or root / "var" / "log")
 
 
 class RotatingLog:
@@ -38,19 +38,19 @@ class RotatingLog:
         self.path = Path(path)
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._file = None
         self._day = ""
-        self._open()
+        self._file: TextIO = self._open()
 
-    def _open(self) -> None:
+    def _open(self) -> TextIO:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "a", encoding="utf-8", errors="replace")
+        file = open(self.path, "a", encoding="utf-8", errors="replace")
         os.chmod(self.path, 0o600)  # also a file left by an older version
         try:
             started = self.path.stat().st_mtime if self.path.stat().st_size else time.time()
         except OSError:
             started = time.time()
         self._day = datetime.fromtimestamp(started).strftime("%Y%m%d")
+        return file
 
     def _rotate(self) -> None:
         self._file.close()
@@ -61,7 +61,7 @@ class RotatingLog:
             target = self.path.with_name(f"{self.path.name}.{stamp}-{n}")
             n += 1
         os.replace(self.path, target)
-        self._open()
+        self._file = self._open()
 
     def write(self, line: str) -> None:
         with self._lock:
@@ -74,8 +74,7 @@ class RotatingLog:
 
     def close(self) -> None:
         with self._lock:
-            if self._file:
-                self._file.close()
+            self._file.close()
 
 
 def purge(directory: Union[str, Path], older_than_days: float) -> List[Path]:

@@ -18,25 +18,25 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import List, Optional
+from typing import List, Mapping, Optional
 
 DEBUG_FLAGS = ("--debug", "-vv")
 
 
-def rasa_argv(args: List[str], environ: Optional[dict] = None) -> List[str]:
+def rasa_argv(args: List[str], environ: Optional[Mapping[str, str]] = None) -> List[str]:
     """The argv ``rasa`` gets: ``rasa run --enable-api --auth-token TOKEN`` and ``args``.
 
     Raises ``SystemExit`` with the reason when the process must not start.
     """
-    environ = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     if any(a.startswith("--auth") or (a.startswith("-t") and not a.startswith("--")) for a in args):
         raise SystemExit("scripts.rasa_server: do not pass --auth-token: it would be visible in `ps`; "
                          "set RASA_AUTH_TOKEN in the environment.")
-    token = environ.get("RASA_AUTH_TOKEN", "")
+    token = env.get("RASA_AUTH_TOKEN", "")
     if not token:
         raise SystemExit("RASA_AUTH_TOKEN is empty: refusing to start the HTTP API without a token.")
-    if environ.get("CLINIC_PROFILE") == "production":
-        if any(a in DEBUG_FLAGS for a in args) or environ.get("LOG_LEVEL", "").upper() == "DEBUG":
+    if env.get("CLINIC_PROFILE") == "production":
+        if any(a in DEBUG_FLAGS for a in args) or env.get("LOG_LEVEL", "").upper() == "DEBUG":
             raise SystemExit("Debug logging is refused in the production profile: debug records carry "
                              "visitors' messages. Remove --debug / LOG_LEVEL=DEBUG.")
     return ["rasa", "run", "--enable-api", "--auth-token", token, *args]

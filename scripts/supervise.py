@@ -149,11 +149,11 @@ class Supervisor:
         self._emit(line)
 
     def _pump(self, child: _Child, proc: subprocess.Popen) -> None:
-        assert proc.stdout is not None
-        name = child.program.name
+        assert proc.stdout is not None and child.log is not None
+        name, log = child.program.name, child.log
         for raw in iter(proc.stdout.readline, b""):
             text = raw.decode("utf-8", errors="replace").rstrip("\n")
-            child.log.write(text)
+            log.write(text)
             self._emit(f"{name:>10} | {text}")
         proc.stdout.close()
 
@@ -195,8 +195,8 @@ class Supervisor:
                 return
             self._stop.wait(0.25)
 
-    def _exited(self, child: _Child, now: float) -> None:
-        proc, program = child.proc, child.program
+    def _exited(self, child: _Child, proc: subprocess.Popen, now: float) -> None:
+        program = child.program
         ran = now - child.started
         child.proc, child.ready = None, False
         # What it started lives on in its process group (nginx's workers keep the port, and
@@ -237,7 +237,7 @@ class Supervisor:
             now = time.monotonic()
             for child in self.children:
                 if child.proc is not None and child.proc.poll() is not None:
-                    self._exited(child, now)
+                    self._exited(child, child.proc, now)
                 elif child.proc is None and now >= child.restart_at and self._fatal is None:
                     self._spawn(child)
             if not announced:
@@ -258,18 +258,18 @@ class Supervisor:
 
     def shutdown(self) -> None:
         """SIGTERM to every process group, SIGKILL to what is left after ``stop_timeout``."""
-        alive = [c for c in self.children if c.proc is not None and c.proc.poll() is None]
-        for child in alive:
-            self._signal(child.proc, signal.SIGKILL if self._kill_now else signal.SIGTERM)
+        alive = [(c, c.proc) for c in self.children if c.proc is not None and c.proc.poll() is None]
+        for _, proc in alive:
+            self._signal(proc, signal.SIGKILL if self._kill_now else signal.SIGTERM)
         deadline = time.monotonic() + self.stop_timeout
-        while any(c.proc.poll() is None for c in alive) and time.monotonic() < deadline and not self._kill_now:
+        while any(p.poll() is None for _, p in alive) and time.monotonic() < deadline and not self._kill_now:
             time.sleep(0.1)
-        for child in alive:
-            if child.proc.poll() is None:
+        for child, proc in alive:
+            if proc.poll() is None:
                 self.say(f"{child.program.name} did not stop in time: killing it")
-                self._signal(child.proc, signal.SIGKILL)
-            child.proc.wait()
-            self._signal(child.proc, signal.SIGKILL)  # anything it left in its group
+                self._signal(proc, signal.SIGKILL)
+            proc.wait()
+            self._signal(proc, signal.SIGKILL)  # anything it left in its group
         for child in self.children:
             if child.pump:
                 child.pump.join(timeout=2)

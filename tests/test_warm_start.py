@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from typing import List
 
-import pytest
 
 from tests.conftest import MODEL, run_coroutine
 
