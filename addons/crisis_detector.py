@@ -39,7 +39,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KE
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from addons.crisis_lexicon import find_crisis, mask_idioms, normalize
+from clinic.crisis_lexicon import find_crisis, mask_idioms, normalize
 from addons.nlu_intent import intent_of, is_button_payload, override_intent, text_of
 from addons.sentence_featurizer import EMBEDDING
 

@@ -11,7 +11,7 @@ drive myself home"). The lists are read from the table when the model is
 loaded, so a new topic is covered without touching config.yml. Two detectors
 run (see config.yml):
 
-* medical cues (:mod:`addons.medical_lexicon`) → ``medical_question``, so
+* medical cues (:mod:`clinic.medical_lexicon`) → ``medical_question``, so
   "is ketamine dangerous with a heart murmur" reaches a clinician;
 * cost and insurance cues (``patterns`` in config.yml) → ``ask_staff``, so
   "how much is one infusion" is not answered with the session length.

@@ -659,8 +659,64 @@ class _Checker:
                                + self.did_you_mean(step.value, slots),
                                "Correct the slot name.")
 
+    def check_lexicons(self) -> None:
+        """The crisis and medical lexicons compile and catch (or leave alone) their own examples."""
+        import yaml
+
+        try:
+            from clinic import crisis_lexicon, medical_lexicon
+        except (OSError, yaml.YAMLError, re.error, KeyError, TypeError) as e:  # the project's own file is broken
+            self.error("lexicon.unreadable", "content/lexicons", None, "lexicons",
+                       f"cannot be loaded: {str(e).splitlines()[0]}",
+                       "Fix the entry named above; every entry needs `name` and `pattern`.")
+            return
+        for name, loader in (("crisis.yml", crisis_lexicon.load_lexicon), ("medical.yml", medical_lexicon.load_cues)):
+            path = self.p.root / "content" / "lexicons" / name
+            rel = f"content/lexicons/{name}"
+            try:
+                loaded = loader(path)
+            except (OSError, yaml.YAMLError, re.error, KeyError, TypeError) as e:
+                self.error("lexicon.unreadable", rel, getattr(getattr(e, "problem_mark", None), "line", None),
+                           name, f"cannot be read: {str(e).splitlines()[0]}",
+                           "Fix the entry named above; every entry needs `name` and `pattern` "
+                           "(a regular expression in single quotes).")
+                continue
+            if name == "crisis.yml":
+                self._check_crisis_lexicon(crisis_lexicon, loaded, rel)
+            else:
+                for cue in loaded:
+                    for text in cue.must_match:
+                        if not cue.pattern.search(text):
+                            self.error("lexicon.example_missed", rel, None, cue.name,
+                                       f"does not match its example {text!r}", "Widen the pattern or fix the example.")
+                    for text in cue.must_not_match:
+                        if cue.pattern.search(text):
+                            self.error("lexicon.counter_example_hit", rel, None, cue.name,
+                                       f"matches {text!r}, listed as must_not_match", "Narrow the pattern.")
+
+    def _check_crisis_lexicon(self, lexicon, loaded, rel: str) -> None:
+        for entry in loaded["crisis"]:
+            pattern = re.compile(entry.pattern)
+            for text in entry.examples:
+                if not pattern.search(lexicon.mask_idioms(lexicon.normalize(text))):
+                    self.error("lexicon.example_missed", rel, None, entry.name,
+                               f"does not catch its example {text!r}",
+                               "Widen the pattern (or an idiom mask hides the example: check `idioms`).")
+        for entry in loaded["idioms"]:
+            for text in entry.examples:
+                if not re.search(entry.pattern, lexicon.normalize(text)):
+                    self.error("lexicon.example_missed", rel, None, entry.name,
+                               f"does not mask its example {text!r}", "Widen the idiom pattern.")
+        for text in loaded["never_crisis"]:
+            found = lexicon.find_crisis(text)
+            if found:
+                self.error("lexicon.false_crisis", rel, None, found,
+                           f"flags {text!r}, listed under never_crisis",
+                           "Narrow that crisis pattern, or add an idiom mask.")
+
     def run(self) -> Result:
         self.check_data_files()
+        self.check_lexicons()
         self.check_approved()
         self.check_clinic()
         self.check_placeholders()

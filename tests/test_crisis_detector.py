@@ -19,7 +19,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from addons.crisis_detector import CrisisDetector
-from addons.crisis_lexicon import find_crisis
+from clinic.crisis_lexicon import find_crisis
 from addons.sentence_featurizer import EMBEDDING
 
 DIM = 8

@@ -15,8 +15,8 @@ from typing import List
 import pytest
 import yaml
 
-from addons import crisis_lexicon
-from addons.crisis_lexicon import find_crisis, normalize
+from clinic import crisis_lexicon
+from clinic.crisis_lexicon import find_crisis, normalize
 
 NLU_FILE = Path(__file__).resolve().parent.parent / "data" / "nlu" / "crisis_and_scope.yml"
 

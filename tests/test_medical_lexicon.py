@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from addons import medical_lexicon
-from addons.medical_lexicon import CUES, find_medical
+from clinic import medical_lexicon
+from clinic.medical_lexicon import CUES, find_medical
 
 DOC = yaml.safe_load(medical_lexicon.LEXICON_PATH.read_text(encoding="utf-8"))
 

@@ -10,7 +10,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from addons.crisis_detector import CrisisDetector
 from addons.cue_detector import CueDetector
-from addons.medical_lexicon import find_medical
+from clinic.medical_lexicon import find_medical
 from addons.scope_gate import AnchorIndex, ScopeGate
 
 TOPICS = ["dose", "session_length", "location", "multiple_sessions", "what_is_ketamine"]
@@ -117,7 +117,7 @@ def test_medical_lexicon_leaves_article_topics_alone(text):
 @pytest.fixture
 def medical_detector(table) -> CueDetector:
     return CueDetector({**CueDetector.get_default_config(), "intent": "medical_question",
-                        "lexicon": "addons.medical_lexicon.find_medical", "routing_table": table})
+                        "lexicon": "clinic.medical_lexicon.find_medical", "routing_table": table})
 
 
 def test_a_medical_cue_turns_a_topic_into_a_medical_question(medical_detector):
@@ -182,7 +182,7 @@ def test_a_crisis_guess_without_a_word_of_distress_is_not_believed_however_sure(
 
 def test_a_crisis_guess_with_a_word_of_distress_needs_min_confidence(crisis):
     """The path min_confidence decides: no lexicon pattern, a word of distress, the classifier's guess."""
-    from addons.crisis_lexicon import find_crisis
+    from clinic.crisis_lexicon import find_crisis
 
     text = "feeling hopeless about the weather app"
     assert find_crisis(text) is None  # so only the classifier's confidence decides

@@ -389,3 +389,22 @@ def test_every_finding_says_where_and_what_to_do(project_copy):
     for f in check(project_copy).findings:
         text = f.format()
         assert f.file in text and f.subject in text and "What to do:" in text and f.fix
+
+
+# --- lexicons ---------------------------------------------------------------------
+
+def test_a_crisis_pattern_that_no_longer_catches_its_example_is_named(project_copy):
+    before = check(project_copy)
+    replace(project_copy / "content/lexicons/crisis.yml", "- i feel completely trapped in my own life",
+            "- i feel completely stuck in my own life")
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.code == "lexicon.example_missed" and error.file == "content/lexicons/crisis.yml"
+    assert error.subject == "trapped_no_way_out" and "stuck in my own life" in error.problem
+
+
+def test_a_medical_cue_that_matches_its_counter_example_is_named(project_copy):
+    before = check(project_copy)
+    replace(project_copy / "content/lexicons/medical.yml", "- how long until I feel better after treatment",
+            "- is ketamine right for me")
+    error = only(new_errors(before, check(project_copy)), "error")
+    assert error.code == "lexicon.counter_example_hit" and error.subject == "personal"
