@@ -445,7 +445,10 @@ def assistant(tmp_path_factory):
         stack.stop_all()
 
 
-MESSAGE = "from start to finish how long am i stuck there for"
+# A word no training file has ("zorblatt": what this visitor calls the infusion chair), so the
+# assistant cannot understand these before, however much its understanding improves meanwhile.
+MESSAGES = ("how long will i be stuck in the zorblatt chair", "how long do i sit in the zorblatt",
+            "zorblatt chair, how long am i in it")
 
 
 def test_an_assignment_is_learned_after_make_reload(assistant):
@@ -453,22 +456,26 @@ def test_an_assignment_is_learned_after_make_reload(assistant):
 
     # 1. A visitor asks something the assistant does not understand yet.
     sender = "loop-" + uuid.uuid4().hex[:10]
-    before = content_ids_of_reply(assistant, sender, MESSAGE)
-    assert before and before[0] in ("fallback", "out_of_scope"), before
+    for message in MESSAGES:
+        before = content_ids_of_reply(assistant, sender, message)
+        assert before and before[0] in ("fallback", "fallback_repeat", "out_of_scope"), (message, before)
 
-    # 2. An editor finds it in the inbox and assigns the topic.
+    # 2. An editor finds the messages in the inbox and assigns the topic.
     clinic_tables(assistant.env["CLINIC_DB_URL"])
     accounts.create("editor", "staff", PASSWORD, actor="test", url=assistant.env["CLINIC_DB_URL"])
     client = StaffClient(assistant.web_url)
     client.login("editor", PASSWORD)
     today = dt.datetime.now(LA).date()
-    query = f"from={today - dt.timedelta(days=1)}&to={today + dt.timedelta(days=1)}"
-    page = client.get(f"/staff/inbox?{query}")
-    key = next(k for k, members in groups_on(page.text).items() if MESSAGE in members)
-    r = client.post("/staff/inbox/assign", {"intent": TOPIC, "key": key})
+    page = client.get(f"/staff/inbox?from={today - dt.timedelta(days=1)}&to={today + dt.timedelta(days=1)}")
+    keys = {m: k for k, members in groups_on(page.text).items() for m in members}
+    member_keys = re.findall(r'data-member="([0-9a-f]+)">\s*<label class="inline"><input type="checkbox" name="key" '
+                             r'value="[0-9a-f]+"[^>]*>\s*(.*?)</label>', page.text, re.S)
+    wanted = [k for k, text in member_keys if html.unescape(text).strip() in MESSAGES]
+    assert len(wanted) == len(MESSAGES), (keys, member_keys)
+    r = client.post("/staff/inbox/assign", {"intent": TOPIC, "key": wanted})
     assert "Saved to the reviewed training file" in r.text
     path = assistant.project / "data" / "nlu" / "reviewed_inbox.yml"
-    assert [(e["intent"], e["text"]) for e in inbox.read_reviewed(path)] == [(TOPIC, MESSAGE)]
+    assert sorted((e["intent"], e["text"]) for e in inbox.read_reviewed(path)) == sorted((TOPIC, m) for m in MESSAGES)
 
     # 3. make reload: validate, retrain, load into the running servers.
     env = {**os.environ, "RASA_URL": assistant.rasa_url, "ACTION_PORT": str(assistant.action_port),
@@ -482,5 +489,5 @@ def test_an_assignment_is_learned_after_make_reload(assistant):
     assert "RELOAD OK" in out, out[-2000:]
 
     # 4. The same message now gets the topic's answer, in a new conversation and in the old one.
-    assert content_ids_of_reply(assistant, "loop2-" + uuid.uuid4().hex[:10], MESSAGE)[0] == TOPIC
-    assert content_ids_of_reply(assistant, sender, MESSAGE)[0] == TOPIC
+    assert content_ids_of_reply(assistant, "loop2-" + uuid.uuid4().hex[:10], MESSAGES[0])[0] == TOPIC
+    assert content_ids_of_reply(assistant, sender, MESSAGES[1])[0] == TOPIC
