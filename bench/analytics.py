@@ -361,18 +361,23 @@ def grouping() -> Dict[str, Any]:
     except Exception as e:  # no sentence model installed: n-grams only
         print(f"(no sentence encoder: {e})", file=sys.stderr)
     result: Dict[str, Any] = {"examples": len(texts), "intents": len({i for _t, i in examples})}
+    intents = [i for _t, i in examples]
     for name, encode in encoders:
         began = time.perf_counter()
         vectors = encode(texts)
         result[f"{name}: encode ms per message"] = round((time.perf_counter() - began) * 1000 / len(texts), 2)
         for threshold in (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8):
             labels = inbox.greedy_groups(vectors, threshold)
-            groups: Dict[int, List[str]] = {}
-            for (_t, intent), label in zip(examples, labels):
-                groups.setdefault(label, []).append(intent)
-            # purity: share of examples whose group's most common intent is theirs
-            pure = sum(max(members.count(i) for i in set(members)) for members in groups.values())
-            result[f"{name} @ {threshold}: groups / purity"] = (len(groups), round(pure / len(texts), 3))
+            groups: Dict[int, List[int]] = {}
+            for row, label in enumerate(labels):
+                groups.setdefault(label, []).append(row)
+            # B-cubed precision: for each example, the share of its group with its intent
+            # (high: one assignment fits the whole group); examples per group: the editor's work saved.
+            precision = statistics.mean(
+                sum(intents[o] == intents[row] for o in members) / len(members)
+                for members in groups.values() for row in members)
+            result[f"{name} @ {threshold}: precision / examples per group"] = (
+                round(precision, 3), round(len(texts) / len(groups), 2))
     return result
 
 
