@@ -670,29 +670,34 @@ class _Checker:
                        f"cannot be loaded: {str(e).splitlines()[0]}",
                        "Fix the entry named above; every entry needs `name` and `pattern`.")
             return
-        for name, loader in (("crisis.yml", crisis_lexicon.load_lexicon), ("medical.yml", medical_lexicon.load_cues)):
-            path = self.p.root / "content" / "lexicons" / name
-            rel = f"content/lexicons/{name}"
-            try:
-                loaded = loader(path)
-            except (OSError, yaml.YAMLError, re.error, KeyError, TypeError) as e:
-                self.error("lexicon.unreadable", rel, getattr(getattr(e, "problem_mark", None), "line", None),
-                           name, f"cannot be read: {str(e).splitlines()[0]}",
-                           "Fix the entry named above; every entry needs `name` and `pattern` "
-                           "(a regular expression in single quotes).")
-                continue
-            if name == "crisis.yml":
-                self._check_crisis_lexicon(crisis_lexicon, loaded, rel)
-            else:
-                for cue in loaded:
-                    for text in cue.must_match:
-                        if not cue.pattern.search(text):
-                            self.error("lexicon.example_missed", rel, None, cue.name,
-                                       f"does not match its example {text!r}", "Widen the pattern or fix the example.")
-                    for text in cue.must_not_match:
-                        if cue.pattern.search(text):
-                            self.error("lexicon.counter_example_hit", rel, None, cue.name,
-                                       f"matches {text!r}, listed as must_not_match", "Narrow the pattern.")
+        root = self.p.root / "content" / "lexicons"
+        unreadable = (OSError, yaml.YAMLError, re.error, KeyError, TypeError)
+        try:
+            self._check_crisis_lexicon(crisis_lexicon, crisis_lexicon.load_lexicon(root / "crisis.yml"),
+                                       "content/lexicons/crisis.yml")
+        except unreadable as e:
+            self._unreadable_lexicon("content/lexicons/crisis.yml", e)
+        rel = "content/lexicons/medical.yml"
+        try:
+            cues = medical_lexicon.load_cues(root / "medical.yml")
+        except unreadable as e:
+            self._unreadable_lexicon(rel, e)
+            return
+        for cue in cues:
+            for text in cue.must_match:
+                if not cue.pattern.search(text):
+                    self.error("lexicon.example_missed", rel, None, cue.name,
+                               f"does not match its example {text!r}", "Widen the pattern or fix the example.")
+            for text in cue.must_not_match:
+                if cue.pattern.search(text):
+                    self.error("lexicon.counter_example_hit", rel, None, cue.name,
+                               f"matches {text!r}, listed as must_not_match", "Narrow the pattern.")
+
+    def _unreadable_lexicon(self, rel: str, e: Exception) -> None:
+        self.error("lexicon.unreadable", rel, getattr(getattr(e, "problem_mark", None), "line", None),
+                   rel.rsplit("/", 1)[-1], f"cannot be read: {str(e).splitlines()[0]}",
+                   "Fix the entry named above; every entry needs `name` and `pattern` "
+                   "(a regular expression in single quotes).")
 
     def _check_crisis_lexicon(self, lexicon, loaded, rel: str) -> None:
         for entry in loaded["crisis"]:
