@@ -15,12 +15,15 @@ import logging
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import FollowupAction
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from clinic import content, live_chat
 
 logger = logging.getLogger(__name__)
+
+# The slot the hand-off rules branch on (data/rules/handoff.yml, data/rules/live_chat.yml).
+OFFERED = "live_chat_offered"
 
 
 def _say(dispatcher: CollectingDispatcher, content_id: str) -> None:
@@ -28,7 +31,8 @@ def _say(dispatcher: CollectingDispatcher, content_id: str) -> None:
 
 
 class ActionOfferLiveChat(Action):
-    """A live chat when someone can take it now, else the callback form (as without live chat)."""
+    """Offers a live chat when someone can take it now; ``live_chat_offered`` tells the rules
+    whether to wait for the answer (true) or start the callback form, as without live chat (false)."""
 
     def name(self) -> Text:
         return "action_offer_live_chat"
@@ -39,14 +43,14 @@ class ActionOfferLiveChat(Action):
             chat = live_chat.get(tracker.sender_id)
             if chat is not None and chat.state == "waiting":
                 _say(dispatcher, live_chat.WAITING)  # asked again while waiting: still waiting
-                return []
+                return [SlotSet(OFFERED, True)]
             if live_chat.offer_allowed(tracker.sender_id):
                 _say(dispatcher, live_chat.OFFER)
-                return []
+                return [SlotSet(OFFERED, True)]
         except Exception as e:  # the clinic database is unreachable: the callback form, as before
             logger.error("Live chat availability unknown (%s): callback form for %s", type(e).__name__,
                          tracker.sender_id)
-        return [FollowupAction("callback_form")]
+        return [SlotSet(OFFERED, False)]  # the rules start the callback form
 
 
 class ActionLiveChat(Action):

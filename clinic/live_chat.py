@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import re
 import threading
 import unicodedata
@@ -48,8 +47,6 @@ from clinic.models import Base, engine, session_factory, utcnow
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_STAFFING = PROJECT_ROOT / "content" / "staffing.yml"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 STATES = ("waiting", "active", "ending", "ended")
 OPEN_STATES = frozenset({"waiting", "active", "ending"})
@@ -115,10 +112,7 @@ class Staffing:
 
 
 def staffing_path() -> Path:
-    try:
-        return settings.get_path("STAFFING_CONFIG")
-    except KeyError:  # an older clinic.settings without the setting
-        return Path(os.environ.get("STAFFING_CONFIG") or DEFAULT_STAFFING)
+    return settings.get_path("STAFFING_CONFIG")
 
 
 def _minutes(where: str, value: object, minimum: float = 0.05) -> dt.timedelta:

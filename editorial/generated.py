@@ -59,8 +59,9 @@ def answers_rules(table: RoutingTable) -> str:
 
 
 # After the hand-off message: a live chat when someone from the clinic is available now, else the
-# callback form (actions/live_chat.py; its "yes" and "no" are in data/rules/live_chat.yml).
+# callback form (actions/live_chat.py sets OFFERED; the offer's "yes" and "no": data/rules/live_chat.yml).
 OFFER = "action_offer_live_chat"
+OFFERED = "live_chat_offered"
 
 
 def handoff_rules(table: RoutingTable) -> str:
@@ -71,7 +72,12 @@ def handoff_rules(table: RoutingTable) -> str:
     for route in table.handoffs():
         i = route.intent
         out.append(f"  - rule: {i} is handed to staff with a callback offer\n    steps:\n      - intent: {i}\n"
-                   f"      - action: utter_answer\n      - action: {OFFER}\n")
+                   f"      - action: utter_answer\n      - action: {OFFER}\n"
+                   f"      - slot_was_set:\n          - {OFFERED}: false\n"
+                   f"      - action: {FORM}\n      - active_loop: {FORM}\n")
+        out.append(f"  - rule: {i} is handed to staff with the offer of a live chat\n    steps:\n      - intent: {i}\n"
+                   f"      - action: utter_answer\n      - action: {OFFER}\n"
+                   f"      - slot_was_set:\n          - {OFFERED}: true\n")
         out.append(f"  - rule: {i} after a callback was already requested\n    condition:\n"
                    "      - slot_was_set:\n          - callback_requested: true\n"
                    f"    steps:\n      - intent: {i}\n      - action: utter_answer\n"

@@ -24,19 +24,11 @@ from clinic import settings
 from webapp import site
 
 
-def _setting(name: str, default: str = "") -> str:
-    try:
-        return settings.get(name)
-    except KeyError:  # a setting this version of clinic.settings does not list yet
-        return default
-
-
 def embed_origins() -> List[str]:
     """The sites allowed to embed the chat frame."""
-    raw = _setting("WIDGET_EMBED_ORIGINS") or _setting("ALLOWED_ORIGINS")
     out = []
-    for origin in raw.replace(",", " ").split():
-        parts = urlsplit(origin.strip().rstrip("/"))
+    for origin in settings.get_list("WIDGET_EMBED_ORIGINS"):
+        parts = urlsplit(origin)
         if parts.scheme in ("http", "https") and parts.netloc:
             out.append(f"{parts.scheme}://{parts.netloc}")
     return out
@@ -69,10 +61,7 @@ def register(app: Sanic) -> None:
         "Cross-Origin-Opener-Policy": "same-origin",
         "Cache-Control": "no-cache",
     }
-    try:
-        max_chars = int(_setting("MAX_MESSAGE_CHARS", "2000"))
-    except ValueError:
-        max_chars = 2000
+    max_chars = settings.get_int("MAX_MESSAGE_CHARS", minimum=1)
 
     @app.get("/widget/frame", name="widget_frame")
     async def frame(_: Request):

@@ -6,9 +6,7 @@ timeouts. Nothing here pins wording: every text comes from content/approved.yml.
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 from typing import Iterator, List
 
 import pytest
@@ -17,7 +15,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from clinic import live_chat
 from clinic.content import ApprovedContent
 from clinic.models import AuditEntry, session_factory
-from tests.browser.test_widget import REPLY_TIMEOUT, Chat, approved, bot_content_ids, wait_until
+from tests.browser.test_widget import Chat, approved, bot_content_ids
 from tests.conftest import MODEL, Stack, make_stack
 
 PASSWORD = "correct horse battery staple"

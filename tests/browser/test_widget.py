@@ -444,8 +444,8 @@ def test_phone_375px_full_screen_and_nothing_overflows(stack, contexts, output_d
                               has_touch=True, device_scale_factor=2)
     chat = Chat(context.new_page(), stack.web_url).goto()
     page = chat.page
-    width = lambda: page.evaluate(
-        "() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
+    def width() -> int:
+        return page.evaluate("() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
     assert width() <= 375
     page.screenshot(path=str(output_dir / "widget-phone-page.png"), full_page=True)
 
@@ -668,7 +668,7 @@ def test_scripts_on_the_clinics_own_site_cannot_read_the_conversation(stack, con
         assert set(data) <= {"source", "type", "open"}, data
     # The frame is served to be framed only by the clinic's sites (and itself).
     frame_csp = urllib.request.urlopen(stack.web_url + "/widget/frame", timeout=10).headers["Content-Security-Policy"]
-    assert f"frame-ancestors 'self' " in frame_csp and site in frame_csp and "https://evil" not in frame_csp
+    assert "frame-ancestors 'self' " in frame_csp and site in frame_csp and "https://evil" not in frame_csp
 
 
 def test_end_chat_clears_the_conversation_from_the_browser(stack, chat: Chat):

@@ -78,12 +78,12 @@ def test_transcript_matches_what_rasa_recorded(stack, real, staff):
     users = [e for e in events if e["event"] == "user"]
     bots = [e for e in events if e["event"] == "bot"]
     assert users and bots
-    shown_users = re.findall(r'<div class="msg user">.*?intent <code>([^<]*)</code>(?: \(([\d.]+)\))?.*?'
+    shown_users = re.findall(r'<div class="msg user[^"]*"[^>]*>.*?intent <code>([^<]*)</code>(?: \(([\d.]+)\))?.*?'
                              r'<div class="text">(.*?)</div>', page, re.S)
     assert [(i, float(c), html.unescape(t)) for i, c, t in shown_users] == [
         (e["parse_data"]["intent"]["name"], round(e["parse_data"]["intent"]["confidence"], 2), e["text"])
         for e in users]
-    shown_bots = re.findall(r'<div class="msg bot">.*?content <code>([^<]*)</code> v(\S+?)\s.*?'
+    shown_bots = re.findall(r'<div class="msg bot"[^>]*>.*?content <code>([^<]*)</code> v(\S+?)\s.*?'
                             r'<div class="text">(.*?)</div>', page, re.S)
     expected = [(e["metadata"]["content_id"], str(e["metadata"].get("content_version")), e["text"]) for e in bots]
     assert [(c, v, html.unescape(t)) for c, v, t in shown_bots] == expected

@@ -10,14 +10,11 @@ addons/takeover.py). Two staff members on two web apps take the same conversatio
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Iterator, List
 
 import pytest

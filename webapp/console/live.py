@@ -221,8 +221,8 @@ class Hub:
 
     def _poll_tracker(self, now: float) -> List[Dict[str, Any]]:
         if self._cursor is None:
-            top = self._rows("SELECT MAX(id) FROM events")
-            self._cursor = int(top[0][0] or 0) if top else 0
+            highest = self._rows("SELECT MAX(id) FROM events")
+            self._cursor = int(highest[0][0] or 0) if highest else 0
             self._marks = collections.deque([(now, self._cursor)])
             self._seen = {}
             return []
@@ -261,8 +261,7 @@ class Hub:
             for sender_id, summary in changed.items():
                 if summary.user_messages:
                     events.append(self._row(summary, new_conversation=sender_id in fresh))
-        top = max(ids) if ids else self._cursor
-        self._cursor = max(self._cursor, top)
+        self._cursor = max([self._cursor] + ids)
         self._marks.append((now, self._cursor))
         while len(self._marks) > 1 and self._marks[1][0] <= now - GRACE_SECONDS:
             self._marks.popleft()
@@ -306,8 +305,9 @@ class Hub:
             self._callbacks_seen.add(rid)
             if not first_look:
                 events += self._alert("callback", conversation, crisis=bool(crisis))
-        self._callback_cursor = max([self._callback_cursor or 0] + [r[0] for r in rows])
-        self._callbacks_seen = {i for i in self._callbacks_seen if i > self._callback_cursor - 50}
+        cursor = max([self._callback_cursor or 0] + [int(r[0]) for r in rows])
+        self._callback_cursor = cursor
+        self._callbacks_seen = {i for i in self._callbacks_seen if i > cursor - 50}
         now = utcnow()
         since = (self._live_since or now) - dt.timedelta(seconds=GRACE_SECONDS)
         first = self._live_since is None
@@ -513,7 +513,7 @@ def register(app: Sanic, state: Any) -> None:
     env.globals["live_counts"] = lambda: dict(hub.counts)
     for action in takeover.ACTIONS + ("callback_attempt", "callback_assign", "conversation_live_view"):
         if action not in audit.ACTIONS:
-            audit.ACTIONS = audit.ACTIONS + (action,)  # offered on the audit page's filter
+            audit.ACTIONS = (*audit.ACTIONS, action)  # type: ignore[assignment]  # the audit page's filter
 
     @app.listener("after_server_start")
     async def start_live(app_: Sanic, loop: asyncio.AbstractEventLoop) -> None:

@@ -142,7 +142,7 @@ class Takeovers:
         if result.already:
             return 200, {"chat": result.chat.as_json()}
         chat = result.chat
-        events = [{"event": "active_loop", "name": None},
+        events: List[Dict[str, Any]] = [{"event": "active_loop", "name": None},
                   {"event": "slot", "name": "requested_slot", "value": None},
                   {"event": "pause"},
                   bot_event(live_chat.JOINED, {"staff_name": chat.staff_name or ""},
