@@ -269,3 +269,29 @@ def test_the_list_shows_what_the_visitor_typed_or_clicked_never_a_payload(tmp_pa
     items = [i for i in reader.transcript("clicked") if i.kind == "user"]
     assert (items[1].text, items[1].payload) == ("How long is a session?", "/session_length")
     assert all(i.event_id > 0 for i in reader.transcript("clicked") if i.kind != "marker")
+
+
+def test_retention_forgets_old_live_chats_and_the_notes_of_purged_callbacks(db: str):
+    from clinic.models import CallbackRequest, session_factory
+    from webapp.console import frontdesk
+
+    live_chat.take("old", "nina", "Nina", db)
+    chat = live_chat.begin_end("old", "closed", "nina", db)
+    live_chat.finish_end(chat, db)
+    live_chat.take("open", "nina", "Nina", db)
+    assert live_chat.purge(live_chat.utcnow() + dt.timedelta(seconds=1), db) == 1  # the ended one only
+    assert live_chat.get("old", db) is None and live_chat.get("open", db).state == "active"
+
+    from webapp.console import models  # noqa: F401 (the console's tables on this database)
+    with session_factory(db)() as s:
+        request = CallbackRequest(conversation_id="cb", name="Jo", contact="+15305550123", contact_kind="phone")
+        s.add(request)
+        s.commit()
+        rid = request.id
+    frontdesk.record_attempt(rid, "no_answer", "tried twice", "nina", url=db)
+    assert frontdesk.purge_orphans(db) == 0
+    with session_factory(db)() as s:
+        s.query(CallbackRequest).filter_by(id=rid).delete()
+        s.commit()
+    assert frontdesk.purge_orphans(db) == 2  # the attempt and the work row
+    assert frontdesk.work_for([rid], db, with_history=True)[rid].history == ()

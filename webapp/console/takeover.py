@@ -26,7 +26,9 @@ is told; a visitor waiting for a person that nobody takes within
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+import time
 import urllib.parse
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -41,6 +43,7 @@ from webapp.console import audit
 logger = logging.getLogger(__name__)
 
 WORKER_SECONDS = 2.0
+PURGE_SECONDS = 600.0
 AUDIT_ACTIONS = {
     "handed_back": "takeover_hand_back",
     "closed": "takeover_close",
@@ -238,10 +241,23 @@ class Takeovers:
             await self.finish(chat)
         return len(chats)
 
+    def purge(self) -> None:
+        """Forget live chats, callback attempts and their notes past the retention period
+        (``RETENTION_DAYS``), as the retention job does with conversations and callback requests."""
+        from webapp.console import frontdesk
+
+        days = settings.get_int("RETENTION_DAYS", minimum=1)
+        live_chat.purge(live_chat.utcnow() - dt.timedelta(days=days), self.url)
+        frontdesk.purge_orphans(self.url)
+
     async def _work(self) -> None:
+        purged = 0.0
         while not self._stopping:
             try:
                 await self.run_due()
+                if time.monotonic() - purged > PURGE_SECONDS:
+                    purged = time.monotonic()
+                    await asyncio.to_thread(self.purge)
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # the database is down: try again next round
