@@ -25,9 +25,11 @@ import sys
 
 from rasa_sdk.endpoint import create_app
 from sanic import response
+from sanic.exceptions import SanicException
 from sanic.request import Request
 
 from clinic import content, routing, settings
+from clinic.logfiles import error_summary, where
 
 logger = logging.getLogger("actions.server")
 
@@ -63,6 +65,15 @@ def build_app(cors_origins: list[str] | None = None):
                            request.path[:100], request.remote_addr or request.ip)
             return response.json({"error": "a valid token is required"}, status=401)
         return None
+
+    @app.exception(Exception)
+    async def action_failed(request: Request, exception: Exception):
+        """In place of Rasa SDK's handler, which answers with the whole request (the conversation:
+        the visitor's messages, name, phone number, e-mail), and the Rasa server logs that answer."""
+        if isinstance(exception, SanicException):
+            return app.error_handler.default(request, exception)
+        logger.error("Action call failed: %s\n%s", error_summary(exception), where(exception))
+        return response.json({"error": "the action failed (see the action server's log)"}, status=500)
 
     @app.post("/content/reload")
     async def reload_content(request: Request):

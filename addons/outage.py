@@ -37,6 +37,7 @@ from rasa.core.channels.channel import UserMessage
 
 from addons.rasa_patches import failsafe_bypass
 from addons.rasa_patches.failsafe_bypass import MessageAborted
+from clinic.logfiles import error_summary, where
 
 logger = logging.getLogger(__name__)
 
@@ -111,14 +112,15 @@ def guarded(
             return None
         except MessageAborted as e:
             logger.warning("Conversation store unavailable; message from %s not handled: %s",
-                           message.sender_id, e.cause)
+                           message.sender_id, error_summary(e.cause))
             status = 503
         except Exception as e:
             if _is_lock_failure(e):
-                logger.warning("Lock store unavailable; message from %s not handled: %s", message.sender_id, e)
+                logger.warning("Lock store unavailable; message from %s not handled: %s", message.sender_id,
+                               error_summary(e))
                 status = 503
             else:
-                logger.exception("Message from %s failed", message.sender_id)
+                logger.error("Message from %s failed: %s\n%s", message.sender_id, error_summary(e), where(e))
                 status = 500
         finally:
             scope.active = False
@@ -126,8 +128,8 @@ def guarded(
         text = polite_text()
         try:
             await message.output_channel.send_text_message(message.sender_id, text)
-        except Exception:  # the visitor's connection is gone: nothing more to do
-            logger.exception("Could not send the polite reply to %s", message.sender_id)
+        except Exception as e:  # the visitor's connection is gone: nothing more to do
+            logger.error("Could not send the polite reply to %s: %s", message.sender_id, error_summary(e))
         return {"recipient_id": message.sender_id, "text": text, "status": status}
 
     return handle

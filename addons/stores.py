@@ -48,6 +48,7 @@ from sqlalchemy.engine import make_url
 from addons import outage
 from addons.rasa_patches import sql_tracker_store
 from clinic import settings
+from clinic.logfiles import error_summary
 
 logger = logging.getLogger(__name__)
 
@@ -138,8 +139,7 @@ class EnvSQLTrackerStore(SQLTrackerStore):
             except UNREACHABLE as e:
                 if time.monotonic() + delay > deadline:
                     self._fail_fast_until = time.monotonic() + 1.0
-                    logger.error("Tracker store unreachable (%s), giving up: %s", what,
-                                 str(e).splitlines()[0] if str(e) else type(e).__name__)
+                    logger.error("Tracker store unreachable (%s), giving up: %s", what, error_summary(e))
                     raise outage.unavailable(e) from e
                 logger.warning("Tracker store unreachable (%s), retrying in %.1fs", what, delay)
                 await asyncio.sleep(delay)

@@ -193,7 +193,8 @@ def engine(url: Optional[str] = None) -> Engine:
         if eng is None:
             if url.startswith("sqlite:///"):
                 Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-            eng = create_engine(url, pool_pre_ping=True, future=True)
+            # hide_parameters: an error's message never carries names, phone numbers, e-mails
+            eng = create_engine(url, pool_pre_ping=True, future=True, hide_parameters=True)
             Base.metadata.create_all(eng)
             statements = _APPEND_ONLY.get(eng.dialect.name, [])
             if statements and eng.dialect.name == "postgresql":

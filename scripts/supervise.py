@@ -16,7 +16,7 @@ Ctrl-C (SIGINT), SIGTERM or SIGHUP stops every process (SIGTERM to each
 process group, SIGKILL after ``STOP_TIMEOUT`` seconds); a second Ctrl-C kills at once.
 
 Each process's output goes to the terminal and to ``LOG_DIR/NAME.log``
-(``scripts/logfiles.py``: rotated daily and by size, owner-only). Nothing secret
+(``clinic/logfiles.py``: rotated daily and by size, owner-only). Nothing secret
 is on any command line: the Rasa server gets its token through
 ``scripts/rasa_server.py``, and the readiness checks add it to their requests here.
 Every process starts with umask 077, ``var/`` and the log folder are made 0700
@@ -42,17 +42,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
-from scripts.logfiles import DEFAULT_MAX_BYTES, RotatingLog, log_dir
+from clinic import settings
+from clinic.logfiles import DEFAULT_MAX_BYTES, RotatingLog, log_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 PR_SET_PDEATHSIG = 1
-
-
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name) or default)
-    except ValueError:
-        return default
 
 
 @dataclass
@@ -240,6 +234,13 @@ class Supervisor:
                     self._exited(child, child.proc, now)
                 elif child.proc is None and now >= child.restart_at and self._fatal is None:
                     self._spawn(child)
+                elif (child.proc is not None and child.ever_ready and not child.ready
+                      and now - child.started > self.ready_timeout):
+                    # Restarted, running, but never serving (a Rasa server that found no valid
+                    # model while it was being rewritten serves nothing): start it once more.
+                    self.say(f"{child.program.name} (pid {child.proc.pid}) is not serving "
+                             f"{now - child.started:.0f}s after its restart; stopping it to start it again")
+                    self._signal(child.proc, signal.SIGKILL)
             if not announced:
                 if all(c.ready for c in self.children):
                     announced = True
@@ -307,7 +308,7 @@ def _local(host: str) -> str:
 # --- the two profiles ------------------------------------------------------------------
 
 def rasa_program(env: Dict[str, str], name: str, port: str) -> Program:
-    host = env.get("RASA_HOST") or "127.0.0.1"
+    host = settings.get("RASA_HOST", env)
     origins = [o for o in (env.get("ALLOWED_ORIGINS") or "").replace(",", " ").split() if o]
     argv = [sys.executable, "-m", "scripts.rasa_server", "--port", port, "--interface", host,
             "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
@@ -321,15 +322,15 @@ def rasa_program(env: Dict[str, str], name: str, port: str) -> Program:
 
 
 def actions_program(env: Dict[str, str]) -> Program:
-    port = env.get("ACTION_PORT") or "5055"
-    base = f"http://{_local(env.get('ACTION_HOST') or '127.0.0.1')}:{port}"
+    port = settings.get("ACTION_PORT", env)
+    base = f"http://{_local(settings.get('ACTION_HOST', env))}:{port}"
     return Program("actions", [sys.executable, "-m", "actions.server", "--port", port],
                    http_ok(f"{base}/health"), base)
 
 
 def web_program(env: Dict[str, str]) -> Program:
-    port = env.get("WEB_PORT") or "8080"
-    base = f"http://{_local(env.get('WEB_HOST') or '127.0.0.1')}:{port}"
+    port = settings.get("WEB_PORT", env)
+    base = f"http://{_local(settings.get('WEB_HOST', env))}:{port}"
     return Program("web", [sys.executable, "-m", "webapp", "--port", port], http_ok(f"{base}/healthz"), base)
 
 
@@ -344,13 +345,13 @@ def nginx_program(env: Dict[str, str], prefix: Path) -> Program:
 
     binary = env.get("NGINX_BIN") or shutil.which("nginx") or "/usr/sbin/nginx"
     conf = nginx_conf.write(prefix, env)
-    base = f"http://{_local(env.get('NGINX_HOST') or '127.0.0.1')}:{env.get('NGINX_PORT') or '8000'}"
+    base = f"http://{_local(settings.get('NGINX_HOST', env))}:{settings.get('NGINX_PORT', env)}"
     return Program("nginx", [binary, "-e", "stderr", "-p", str(prefix), "-c", str(conf)],
                    http_ok(f"{base}/lb-health"), base)
 
 
 def dev_profile(env: Dict[str, str]) -> Tuple[List[Program], str]:
-    rasa = rasa_program(env, "rasa", env.get("RASA_PORT") or "5005")
+    rasa = rasa_program(env, "rasa", settings.get("RASA_PORT", env))
     actions, web = actions_program(env), web_program(env)
     banner = f"""
   Clinic assistant is running.
@@ -366,7 +367,7 @@ def dev_profile(env: Dict[str, str]) -> Tuple[List[Program], str]:
 
 
 def prod_profile(env: Dict[str, str]) -> Tuple[List[Program], str]:
-    ports = [env.get("RASA_PORT") or "5005", env.get("RASA_PORT_2") or "5006"]
+    ports = [settings.get("RASA_PORT", env), settings.get("RASA_PORT_2", env)]
     rasas = [rasa_program(env, f"rasa-{port}", port) for port in ports]
     actions, web = actions_program(env), web_program(env)
     programs = [actions, *rasas, web, retention_program(env)]  # one host: the one daily purge
@@ -415,9 +416,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     secure_runtime_dirs(ROOT / "var", logs)
     programs, banner = (dev_profile if args[0] == "dev" else prod_profile)(env)
     supervisor = Supervisor(programs, logs, env=env, banner=banner,
-                            ready_timeout=_env_float("READY_TIMEOUT", 240),
-                            stop_timeout=_env_float("STOP_TIMEOUT", 20),
-                            max_bytes=int(_env_float("LOG_MAX_BYTES", DEFAULT_MAX_BYTES)))
+                            ready_timeout=settings.get_float("READY_TIMEOUT", env),
+                            stop_timeout=settings.get_float("STOP_TIMEOUT", env),
+                            max_bytes=settings.get_int("LOG_MAX_BYTES", env, minimum=1024))
     sys.exit(supervisor.run())
 
 

@@ -17,6 +17,30 @@ from typing import Dict, List, Optional
 from tests.conftest import MODEL, ROOT, free_port
 
 
+def private_model(tmp: Path) -> Path:
+    """A copy of models/clinic.tar.gz for this run: a restart in the middle of a test then loads the
+    same model even when someone retrains meanwhile (a half-written model loads as no model)."""
+    import shutil
+    import tarfile
+
+    from tests.prod.conftest import model_settled
+
+    target = tmp / "model" / "clinic.tar.gz"
+    target.parent.mkdir(exist_ok=True)
+    for _ in range(5):
+        model_settled()
+        shutil.copy2(MODEL, target)
+        try:
+            with tarfile.open(target, "r:gz") as tar:
+                for member in tar:
+                    if member.isfile():
+                        tar.extractfile(member).read()  # type: ignore[union-attr]
+            return target
+        except (OSError, tarfile.TarError, EOFError):
+            continue
+    raise RuntimeError(f"{MODEL} could not be copied whole")
+
+
 class RunScript:
     """One run of ``script`` in its own session; ``env`` on top of the test's environment."""
 
@@ -42,7 +66,7 @@ class RunScript:
             RASA_AUTH_TOKEN="run-test-token-" + os.urandom(12).hex(),
             SESSION_SECRET="run-test-secret-" + os.urandom(20).hex(),
             ACTION_SERVER_TOKEN="run-test-action-" + os.urandom(12).hex(),
-            MODEL=str(MODEL),
+            MODEL=str(private_model(tmp)),
             RASA_TELEMETRY_ENABLED="false",
         )
         env.update(extra)
@@ -65,7 +89,7 @@ class RunScript:
             RASA_AUTH_TOKEN="run-prod-token-" + os.urandom(12).hex(),
             SESSION_SECRET="run-prod-secret-" + os.urandom(24).hex(),
             ACTION_SERVER_TOKEN="run-prod-action-" + os.urandom(12).hex(),
-            MODEL=str(MODEL), LOG_DIR=str(tmp / "logs"), NGINX_DIR=str(tmp / "nginx"),
+            MODEL=str(private_model(tmp)), LOG_DIR=str(tmp / "logs"), NGINX_DIR=str(tmp / "nginx"),
             READY_TIMEOUT="300", RASA_TELEMETRY_ENABLED="false",
         )
         env.update(extra)

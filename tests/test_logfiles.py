@@ -1,4 +1,4 @@
-"""Log files (scripts/logfiles.py): owner-only, rotated by day and size, rotated files purged by age."""
+"""Log files (clinic/logfiles.py): owner-only, rotated by day and size, rotated files purged by age."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import time
 from datetime import datetime, timedelta
 
-from scripts.logfiles import RotatingLog, purge
+from clinic.logfiles import RotatingLog, purge
 
 
 def test_a_log_is_owner_only_and_rotates_when_it_passes_its_size(tmp_path):
@@ -50,3 +50,23 @@ def test_purge_deletes_only_rotated_files_older_than_the_retention(tmp_path):
     assert purge(tmp_path, 30) == [old_rotated]
     assert live.exists() and recent_rotated.exists() and other.exists() and not old_rotated.exists()
     assert purge(tmp_path / "missing", 30) == []
+
+
+def test_the_retention_job_deletes_rotated_logs_past_their_retention(tmp_path, monkeypatch):
+    from webapp.console import retention
+
+    logs = tmp_path / "log"
+    logs.mkdir()
+    old, recent, live = logs / "rasa.log.20240101-000000", logs / "rasa.log.20990101-000000", logs / "rasa.log"
+    for f in (old, recent, live):
+        f.write_text("x")
+    long_ago = (datetime.now() - timedelta(days=31)).timestamp()
+    os.utime(old, (long_ago, long_ago))
+    monkeypatch.setenv("LOG_DIR", str(logs))
+    monkeypatch.setenv("LOG_RETENTION_DAYS", "30")
+    retention.purge(days=180, actor="test", tracker_url=f"sqlite:///{tmp_path / 'none.db'}",
+                    clinic_url=f"sqlite:///{tmp_path / 'clinic.db'}")
+    assert not old.exists() and recent.exists() and live.exists()
+    retention.purge(days=180, actor="test", dry_run=True, tracker_url=f"sqlite:///{tmp_path / 'none.db'}",
+                    clinic_url=f"sqlite:///{tmp_path / 'clinic.db'}")  # a dry run deletes nothing
+    assert recent.exists()

@@ -29,9 +29,17 @@ PY = sys.executable
 
 # A stand-in server: answers 200 on /, or exits at once with status 3 when asked to fail.
 STAND_IN = textwrap.dedent("""
-    import http.server, os, sys
+    import http.server, os, sys, time
     if os.environ.get("FAIL_" + sys.argv[2]):
         sys.exit(3)
+    counter = os.environ.get("HANG_ON_START_" + sys.argv[2])  # "N:file": the Nth start never serves
+    if counter:
+        nth, path = counter.split(":", 1)
+        starts = int(open(path).read()) + 1 if os.path.exists(path) else 1
+        open(path, "w").write(str(starts))
+        if starts == int(nth):
+            print("hanging without serving", flush=True)
+            time.sleep(3600)
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
@@ -58,19 +66,21 @@ DRIVER = textwrap.dedent("""
     programs = [Program(name, [sys.executable, {stand_in!r}, str(port), name],
                         http_ok(f"http://127.0.0.1:{{port}}/")) for name, port in spec["programs"]]
     sys.exit(Supervisor(programs, spec["logs"], banner="ALL SERVING", stable_after=spec.get("stable", 30),
-                        start_attempts=3, ready_timeout=60, stop_timeout=10).run())
+                        start_attempts=3, ready_timeout=spec.get("ready_timeout", 60), stop_timeout=10).run())
 """)
 
 
 class Supervised:
     """A supervisor run in a process of its own, with its output in a file."""
 
-    def __init__(self, tmp: Path, names: List[str], env: Optional[Dict[str, str]] = None, stable: float = 30):
+    def __init__(self, tmp: Path, names: List[str], env: Optional[Dict[str, str]] = None, stable: float = 30,
+                 ready_timeout: float = 60):
         self.tmp = tmp
         self.ports = {name: free_port() for name in names}
         (tmp / "stand_in.py").write_text(STAND_IN)
         (tmp / "driver.py").write_text(DRIVER.format(root=str(ROOT), stand_in=str(tmp / "stand_in.py")))
-        spec = {"programs": list(self.ports.items()), "logs": str(tmp / "logs"), "stable": stable}
+        spec = {"programs": list(self.ports.items()), "logs": str(tmp / "logs"), "stable": stable,
+                "ready_timeout": ready_timeout}
         self.out = tmp / "supervisor.out"
         self.proc = subprocess.Popen([PY, str(tmp / "driver.py"), json.dumps(spec)], cwd=ROOT,
                                      env=dict(os.environ, **(env or {})), stdout=open(self.out, "w"),
@@ -219,6 +229,20 @@ def test_what_a_killed_process_started_is_ended_before_it_is_started_again(tmp_p
         time.sleep(1.5)
         assert len(sup.pids("master")) == 2, "the new master could not start: " + sup.text()[-2000:]
         assert answers(sup.ports["master"])
+    finally:
+        sup.stop()
+
+
+def test_a_restarted_process_that_never_serves_is_started_once_more(tmp_path):
+    """A Rasa server restarted while its model was being rewritten runs, but serves nothing."""
+    sup = Supervised(tmp_path, ["slow"], env={"HANG_ON_START_slow": f"2:{tmp_path / 'starts'}"}, ready_timeout=3)
+    try:
+        sup.wait_for_text("ALL SERVING")
+        os.kill(sup.pids("slow")[-1], signal.SIGKILL)
+        sup.wait_for_text("hanging without serving")
+        sup.wait_for_text("is not serving", timeout=10)
+        sup.wait_for_text("is serving again", timeout=10)
+        assert len(sup.pids("slow")) == 3 and answers(sup.ports["slow"])
     finally:
         sup.stop()
 

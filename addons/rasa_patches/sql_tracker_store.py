@@ -31,11 +31,16 @@ def check() -> None:
 
 
 def rebuild_engine(store: Any, **engine_kwargs: Any) -> None:
-    """Rasa's engine for the same URL, built again with ``engine_kwargs``."""
+    """Rasa's engine for the same URL, built again with ``engine_kwargs``.
+
+    ``hide_parameters``: an error's message then never carries the statement's values (the
+    visitor's messages, in the events' JSON), wherever it is logged (Rasa's own
+    ``FailSafeTrackerStore`` logs the whole error).
+    """
     check()
     url = store.engine.url
     store.engine.dispose()
-    store.engine = sa.create_engine(url, **engine_kwargs)
+    store.engine = sa.create_engine(url, hide_parameters=True, **engine_kwargs)
     store.sessionmaker = sa.orm.session.sessionmaker(bind=store.engine)
 
 

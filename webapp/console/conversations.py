@@ -76,11 +76,11 @@ def read_only_engine(url: str) -> Engine:
         if not path or path == ":memory:":
             raise ValueError("the tracker store must be a file or a server, not an in-memory SQLite")
         ro = f"sqlite:///file:{urllib.parse.quote(path)}?mode=ro&uri=true"
-        return create_engine(ro, future=True)
+        return create_engine(ro, future=True, hide_parameters=True)  # no visitor text in an error
     connect_args: Dict[str, Any] = {}
     if parsed.drivername.startswith("postgresql"):
         connect_args["options"] = "-c default_transaction_read_only=on"
-    return create_engine(parsed, future=True, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(parsed, future=True, pool_pre_ping=True, connect_args=connect_args, hide_parameters=True)
 
 
 def _loads(raw: Optional[str]) -> Dict[str, Any]:

@@ -6,7 +6,8 @@
 A conversation is old when its *latest* event is older than the cutoff; then
 all its events go (every session of that sender), with the console's note on
 it. Callback requests go when they were made before the cutoff. The audit log
-records how many of each were deleted (it is not itself purged).
+records how many of each were deleted (it is not itself purged). Rotated log files
+older than ``LOG_RETENTION_DAYS`` (30) are deleted too.
 
 This is the one place that writes to Rasa's tracker store. ``make run`` and
 ``make run-prod`` run it daily (``--every-hours 24``, a process their supervisor keeps
@@ -35,7 +36,7 @@ from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from clinic import settings
+from clinic import logfiles, settings
 from clinic.models import CallbackRequest, ConversationReview, session_factory, utcnow
 from webapp.console import audit
 from webapp.console.conversations import tracker_db_url
@@ -120,7 +121,7 @@ def purge(days: int, actor: str, ip: str = "", role: str = "", dry_run: bool = F
 
     gone: List[str] = []
     if _tracker_exists(tracker_url):
-        engine = create_engine(tracker_url, future=True)
+        engine = create_engine(tracker_url, future=True, hide_parameters=True)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _overwrite_deleted)
         try:
@@ -172,6 +173,10 @@ def purge(days: int, actor: str, ip: str = "", role: str = "", dry_run: bool = F
                     with session.bind.connect() as conn:
                         empty_wal(conn)
 
+    if not dry_run:  # and the logs' rotated files past LOG_RETENTION_DAYS (clinic/logfiles.py)
+        removed = logfiles.purge(logfiles.log_dir(), settings.get_float("LOG_RETENTION_DAYS"))
+        if removed:
+            logger.info("Retention: %d rotated log files deleted", len(removed))
     detail = asdict(result)
     if dry_run:
         logger.info("Retention dry run (%d days): %s", days, detail)

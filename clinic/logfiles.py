@@ -3,8 +3,10 @@
 Why: a log file that grows forever keeps whatever reached it forever, and a
 clinic's logs must not outlive their use. The supervisor (``scripts/supervise.py``)
 writes each process's output through :class:`RotatingLog`; the retention job
-(``make retention``) deletes rotated files older than ``LOG_RETENTION_DAYS``
-with :func:`purge`. Files are created under the process umask (077: owner only).
+(``make retention``, and the daily purge ``make run`` runs) deletes rotated files
+older than ``LOG_RETENTION_DAYS`` with :func:`purge`. Files are owner-only (0600).
+
+Standard library only, like the rest of the core.
 """
 
 from __future__ import annotations
@@ -12,19 +14,19 @@ from __future__ import annotations
 import os
 import threading
 import time
+import traceback
 from datetime import datetime
 from pathlib import Path
 from typing import List, Mapping, Optional, TextIO, Union
 
+from clinic import settings
+
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-DEFAULT_RETENTION_DAYS = 30
 
 
 def log_dir(environ: Optional[Mapping[str, str]] = None) -> Path:
-    """Where the log files are: ``LOG_DIR``, else ``var/log`` in the checkout."""
-    env: Mapping[str, str] = os.environ if environ is None else environ
-    root = Path(__file__).resolve().parent.parent
-    return Path(env.get("LOG_DIR") or root / "var" / "log")
+    """Where the log files are: ``LOG_DIR`` (``var/log`` in the checkout)."""
+    return settings.get_path("LOG_DIR", environ)
 
 
 class RotatingLog:
@@ -75,6 +77,23 @@ class RotatingLog:
     def close(self) -> None:
         with self._lock:
             self._file.close()
+
+
+def error_summary(error: BaseException) -> str:
+    """The error's type and the first line of its message, at most 200 characters.
+
+    Why: a database error's later lines hold the SQL statement and its parameters, i.e. the
+    visitor's message and contact details (the security review found them in the log); the
+    first line says what failed ("database is locked", "connection refused").
+    """
+    lines = str(error).strip().splitlines()
+    first = lines[0][:200] if lines else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+def where(error: BaseException) -> str:
+    """Where ``error`` was raised: the traceback's frames without the message (no data in it)."""
+    return "".join(traceback.format_tb(error.__traceback__)).rstrip()
 
 
 def purge(directory: Union[str, Path], older_than_days: float) -> List[Path]:
