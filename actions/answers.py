@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import FollowupAction
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from clinic import content, routing
@@ -45,7 +45,13 @@ class ActionAnswer(Action):
         domain: Dict[Text, Any],
     ) -> List[Dict[Text, Any]]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if intent == "affirm" and last_bot_content_id(tracker) in routing.current().offers_callback:
+        table = routing.current()
+        offer = last_bot_content_id(tracker)
+        if intent == "affirm" and offer in table.offers_callback:
+            # A hand-off text shown by a story (data/stories/follow_ups.yml) set no hand-off
+            # slot: the request still says which one it answers (clinical ones come first).
+            if not tracker.get_slot("handoff_content_id") and offer in {r.content for r in table.handoffs()}:
+                return [SlotSet("handoff_content_id", offer), FollowupAction("callback_form")]
             return [FollowupAction("callback_form")]
         message = content.current().render(content_id_for(tracker))
         dispatcher.utter_message(**message.as_kwargs())

@@ -23,7 +23,9 @@ logger = logging.getLogger(__name__)
 
 CATEGORIES = ("article_topic", "small_talk", "handoff", "routing", "form")
 CUES = ("override", "when_unsure", "never")
-ANSWERED_BY = ("utter_answer", "action_answer", "safety_rule")
+# story: the answer depends on the previous one ("why?" after a topic), so stories in
+# data/stories/ say it (no generated rule, which would win over them).
+ANSWERED_BY = ("utter_answer", "action_answer", "safety_rule", "story")
 FIELDS = ("content", "category", "cues", "ends_form", "answered_by")
 ROLE_LISTS = ("not_understood", "offers_callback", "not_a_turn", "clinical_handoff", "live_chat")
 # Optional: entry -> the entry shown instead when it was already shown in this conversation.
@@ -52,8 +54,8 @@ class Route:
 
     @property
     def generated_rule(self) -> bool:
-        """True when data/rules/ has a generated rule for it (not a hand-written safety rule)."""
-        return self.answered_by != "safety_rule"
+        """True when data/rules/ has a generated rule for it (not a hand-written safety rule or stories)."""
+        return self.answered_by not in ("safety_rule", "story")
 
 
 class _LineLoader(yaml.SafeLoader):
