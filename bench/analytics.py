@@ -22,7 +22,6 @@ import datetime as dt
 import json
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -215,7 +214,6 @@ def page(out: Path) -> Dict[str, Any]:
 
 def _http(out: Path) -> Dict[str, Any]:
     """GET the pages from ``python -m webapp`` on the seeded stores, as a signed-in nurse would."""
-    import requests
 
     from scripts.wait_ready import free_port, wait_for
     from tests.console.conftest import PASSWORD, StaffClient

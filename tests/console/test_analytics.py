@@ -11,8 +11,7 @@ import re
 import sqlite3
 import time
 import zoneinfo
-from pathlib import Path
-from typing import Dict, List
+from typing import Dict
 
 import pytest
 
