@@ -295,3 +295,21 @@ def test_retention_forgets_old_live_chats_and_the_notes_of_purged_callbacks(db: 
         s.commit()
     assert frontdesk.purge_orphans(db) == 2  # the attempt and the work row
     assert frontdesk.work_for([rid], db, with_history=True)[rid].history == ()
+
+
+def test_an_export_says_which_staff_member_wrote(tmp_path: Path):
+    from tests.console.conftest import bot, seed_tracker, user
+    from webapp.console.conversations import TrackerReader
+    from webapp.console.export import conversation_csv
+
+    path = tmp_path / "rasa.db"
+    staff = bot("Hello, I'm Nina", "staff_message", version=None)
+    staff.metadata = {"content_id": "staff_message", "staff_name": "Nina", "staff_user": "nina"}
+    seed_tracker(path, {"c": [user("a person please", "request_human", ts=1.0), staff]})
+    import csv
+    import io
+
+    body = conversation_csv("c", TrackerReader(f"sqlite:///{path}").transcript("c"), str)
+    rows = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff"))))
+    assert [(r["speaker"], r["text"]) for r in rows if r["speaker"] != "event"] == [
+        ("visitor", "a person please"), ("staff: Nina", "Hello, I'm Nina")]

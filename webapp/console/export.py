@@ -53,7 +53,9 @@ def conversation_csv(sender_id: str, items: List[TranscriptItem], fmt: Callable[
             conf = "" if item.confidence is None else f"{item.confidence:.3f}"
             rows.append([sender_id, fmt(item.ts), "visitor", item.text, item.intent, conf, "", ""])
         else:
-            rows.append([sender_id, fmt(item.ts), "assistant", item.text, "", "", item.content_id,
+            # a staff member's message (live chat): who said it, by name
+            speaker = f"staff: {item.staff_name or '?'}" if item.content_id == "staff_message" else "assistant"
+            rows.append([sender_id, fmt(item.ts), speaker, item.text, "", "", item.content_id,
                          "" if item.content_version is None else item.content_version])
     return to_csv(header, rows)
 
