@@ -78,10 +78,16 @@ def clinic(stack) -> str:
     return stack.env["CLINIC_DB_URL"]
 
 
-def audit_actions(stack, sender: str) -> List[str]:
-    with session_factory(clinic(stack))() as s:
-        return [e.action for e in s.query(AuditEntry).filter(AuditEntry.target == f"conversation:{sender}")
-                .order_by(AuditEntry.id)]
+def audit_actions(stack, sender: str, waiting_for: str = "", timeout: float = 15.0) -> List[str]:
+    """The audit trail of a conversation; with ``waiting_for``, once that action is in it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with session_factory(clinic(stack))() as s:
+            actions = [e.action for e in s.query(AuditEntry).filter(AuditEntry.target == f"conversation:{sender}")
+                       .order_by(AuditEntry.id)]
+        if not waiting_for or waiting_for in actions or time.monotonic() > deadline:
+            return actions
+        time.sleep(0.2)
 
 
 def signed_in(base: str, username: str) -> StaffClient:
@@ -169,7 +175,7 @@ def test_across_servers_hand_off_live_takeover_both_ways_crisis_and_hand_back(li
              if e["event"] == "bot" and (e.get("metadata") or {}).get("content_id") == "staff_message"]
     assert [(e["text"], e["metadata"]["staff_name"]) for e in staff] == [("Hello, this is Nina from the clinic.", "Nina")]
     assert stack.tracker(sid, "rasa") == stack.tracker(sid, "rasa2")
-    actions = audit_actions(stack, sid)
+    actions = audit_actions(stack, sid, waiting_for="takeover_hand_back")
     for action in ("takeover_start", "takeover_message", "takeover_hand_back"):
         assert action in actions, actions
 
