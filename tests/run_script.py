@@ -66,6 +66,7 @@ class RunScript:
             RASA_AUTH_TOKEN="run-test-token-" + os.urandom(12).hex(),
             SESSION_SECRET="run-test-secret-" + os.urandom(20).hex(),
             ACTION_SERVER_TOKEN="run-test-action-" + os.urandom(12).hex(),
+            WIDGET_SESSION_SECRET="run-test-widget-" + os.urandom(20).hex(),
             MODEL=str(private_model(tmp)),
             RASA_TELEMETRY_ENABLED="false",
         )
@@ -89,6 +90,7 @@ class RunScript:
             RASA_AUTH_TOKEN="run-prod-token-" + os.urandom(12).hex(),
             SESSION_SECRET="run-prod-secret-" + os.urandom(24).hex(),
             ACTION_SERVER_TOKEN="run-prod-action-" + os.urandom(12).hex(),
+            WIDGET_SESSION_SECRET="run-prod-widget-" + os.urandom(20).hex(),
             MODEL=str(private_model(tmp)), LOG_DIR=str(tmp / "logs"), NGINX_DIR=str(tmp / "nginx"),
             READY_TIMEOUT="300", RASA_TELEMETRY_ENABLED="false",
         )

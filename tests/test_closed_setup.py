@@ -43,15 +43,17 @@ def test_the_launcher_refuses(args, env, message):
 
 
 def test_no_profile_puts_a_secret_on_a_command_line_and_every_server_binds_127_0_0_1():
+    pg_password, redis_password = "pg" + uuid.uuid4().hex, "rd" + uuid.uuid4().hex
     env = {"RASA_AUTH_TOKEN": "tok-" + uuid.uuid4().hex, "SESSION_SECRET": "sec-" + uuid.uuid4().hex,
-           "TRACKER_DB_URL": "postgresql://rasa:pg-password-1@db/x", "REDIS_URL": "redis://:redis-pw-1@r/1",
+           "TRACKER_DB_URL": "postgresql://rasa:" + pg_password + "@db/x",
+           "REDIS_URL": "redis://:" + redis_password + "@r/1",
            "RASA_PORT": "5005", "RASA_PORT_2": "5006", "ALLOWED_ORIGINS": "https://a.example"}
     for profile in (dev_profile, prod_profile):
         env_now = dict(env, NGINX="off")
         programs, _ = profile(env_now)
         for program in programs:
             line = " ".join(program.argv)
-            for secret in ("tok-", "sec-", "pg-password-1", "redis-pw-1"):
+            for secret in ("tok-", "sec-", pg_password, redis_password):
                 assert secret not in line, (program.name, line)
         for program in programs:
             if "scripts.rasa_server" in program.argv:

@@ -54,6 +54,8 @@ def run_prod(**env: str) -> subprocess.CompletedProcess:
     ({"CLINIC_DB_URL": "sqlite:///var/clinic.db"}, "CLINIC_DB_URL is not a postgresql:// URL"),
     ({"REDIS_URL": None}, "REDIS_URL is not set"),
     ({"REDIS_URL": "localhost:6379"}, "REDIS_URL is not a redis://"),
+    ({"LOG_LEVEL": "DEBUG"}, "LOG_LEVEL=DEBUG is refused in production"),  # debug records carry messages
+    ({"RASA_ARGS": "--cors x --debug"}, "RASA_ARGS asks for debug logging"),
     ({}, "cannot connect to PostgreSQL"),  # all set, but nothing listens on port 1
 ])
 def test_run_prod_refuses_to_start_without_a_token_or_the_production_stores(change, message):
