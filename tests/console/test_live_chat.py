@@ -282,7 +282,7 @@ def test_retention_forgets_old_live_chats_and_the_notes_of_purged_callbacks(db: 
     assert live_chat.purge(live_chat.utcnow() + dt.timedelta(seconds=1), db) == 1  # the ended one only
     assert live_chat.get("old", db) is None and live_chat.get("open", db).state == "active"
 
-    from webapp.console import models  # noqa: F401 (the console's tables on this database)
+    from clinic import models  # noqa: F401 (the console's tables on this database)
     with session_factory(db)() as s:
         request = CallbackRequest(conversation_id="cb", name="Jo", contact="+15305550123", contact_kind="phone")
         s.add(request)

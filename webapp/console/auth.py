@@ -36,7 +36,7 @@ from typing import Optional, Tuple
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from webapp.console import accounts, audit, totp
-from webapp.console.models import LoginThrottle, StaffAccount, StaffSession, session_factory, utcnow
+from clinic.models import LoginThrottle, StaffAccount, StaffSession, session_factory, utcnow
 
 logger = logging.getLogger("webapp.console.auth")
 
