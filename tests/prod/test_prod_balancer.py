@@ -218,9 +218,10 @@ class StormVisitor:
     connect, pongs to the server's pings, and reconnection by itself after a random 0.5-1.5 s, as
     socket.io-client does."""
 
-    def __init__(self, base: str, origin: str) -> None:
+    def __init__(self, base: str, origin: str, address: str) -> None:
         self.url = base.replace("http://", "ws://", 1) + "/socket.io/?EIO=4&transport=websocket"
         self.origin = origin
+        self.address = address  # its own client address (127.0.0.0/8 is all loopback)
         self.session_id: Optional[str] = None
         self.connects = 0
         self.confirmed = asyncio.Event()
@@ -241,6 +242,7 @@ class StormVisitor:
         while not self.closing:
             try:
                 async with websockets.connect(self.url, origin=self.origin, open_timeout=30,
+                                              local_addr=(self.address, 0),
                                               ping_interval=None, max_size=2 ** 20) as ws:
                     self.ws = ws
                     async for frame in ws:
@@ -301,9 +303,10 @@ def _established_to(port: str) -> int:
 
 
 def test_a_reconnection_storm_through_nginx_ends_with_every_visitor_answered(run_prod):
-    """STORM_VISITORS widgets (300 by default) connect through nginx (sticky: all on one Rasa server),
-    each is answered; that server is killed: every widget reconnects at once, through nginx, to the
-    other one, asks again and is answered; every conversation holds both turns; no log has a traceback."""
+    """STORM_VISITORS widgets (300 by default), each from an address of its own, connect through nginx
+    (sticky by address: spread over both Rasa servers) and are answered; the server holding more of
+    them is killed: its widgets reconnect at once, through nginx, to the other one; every visitor asks
+    again and is answered; every conversation holds both turns; no log has a traceback."""
     from clinic.content import ApprovedContent
 
     content = ApprovedContent.load()
@@ -319,7 +322,7 @@ def test_a_reconnection_storm_through_nginx_ends_with_every_visitor_answered(run
     before = {log: log.stat().st_size for log in logs.glob("*.log")}  # earlier tests' lines are theirs
 
     async def storm() -> Dict[str, object]:
-        visitors = [StormVisitor(base, origin) for _ in range(STORM_VISITORS)]
+        visitors = [StormVisitor(base, origin, f"127.1.{i // 250}.{i % 250 + 1}") for i in range(STORM_VISITORS)]
         await _gather_in_waves([v.start(STORM_TIMEOUT) for v in visitors])
         answers = await _gather_in_waves([v.ask(first_q, STORM_TIMEOUT) for v in visitors])
         assert all(expected_1 in a for a in answers), [a for a in answers if expected_1 not in a][:3]
@@ -327,21 +330,24 @@ def test_a_reconnection_storm_through_nginx_ends_with_every_visitor_answered(run
         holders = {name: _established_to(run_prod.env[port]) for name, port in
                    zip(rasa_names(run_prod), ("RASA_PORT", "RASA_PORT_2"))}
         holder = max(holders, key=holders.get)
-        assert holders[holder] >= STORM_VISITORS, holders  # sticky: one server holds every socket
-        run_prod.kill(holder)  # every socket drops at once; every widget reconnects at once
+        run_prod.kill(holder)  # its sockets drop at once; its widgets reconnect at once
+        await asyncio.sleep(2)  # every widget of the dead server has noticed
         deadline = time.monotonic() + STORM_TIMEOUT
-        while not all(v.connects >= 2 and v.confirmed.is_set() for v in visitors):
+        while not all(v.confirmed.is_set() for v in visitors):
             assert time.monotonic() < deadline, \
-                f"{sum(v.connects >= 2 and v.confirmed.is_set() for v in visitors)} of {len(visitors)} reconnected"
+                f"{sum(not v.confirmed.is_set() for v in visitors)} of {len(visitors)} not reconnected"
             await asyncio.sleep(0.2)
+        reconnected = sum(v.connects >= 2 for v in visitors)
+        assert reconnected >= STORM_VISITORS // 4, (reconnected, holders)  # a storm: a good part moved
         answers = await asyncio.gather(*(v.ask(second_q, STORM_TIMEOUT) for v in visitors), return_exceptions=True)
         unanswered = [a for a in answers if isinstance(a, BaseException) or expected_2 not in a]
         sessions = [v.session_id for v in visitors]
         await asyncio.gather(*(v.close() for v in visitors), return_exceptions=True)
         return {"unanswered": unanswered, "sessions": sessions, "holder": holder,
-                "connects": sorted(v.connects for v in visitors)}
+                "connects": sorted(v.connects for v in visitors), "reconnected": reconnected}
 
     result = asyncio.run(storm())
+    print(f"storm: {STORM_VISITORS} widgets, {result['reconnected']} reconnected after the kill of {result['holder']}")
     connects = result["connects"]
     assert not result["unanswered"], (f"{len(result['unanswered'])} visitors unanswered: "
                                       f"{result['unanswered'][:3]}; connections per visitor: "
