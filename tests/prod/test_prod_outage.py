@@ -17,6 +17,7 @@ import uuid
 
 import pytest
 
+from clinic.session_tokens import conversation_of
 from tests.prod.conftest import make_stack, prod_env, start_all
 from tests.prod.phrases import CRISIS, MEDICAL, expected_texts, turns_of
 from tests.prod.widget_client import Widget
@@ -91,7 +92,7 @@ def test_database_down_polite_reply_then_recovery(outage_stack):
         assert stack.turn(form, "Jane Doe") == ["callback_contact"]
         assert [text for text, _, _ in turns_of(stack.tracker(form))] == [MEDICAL[0], "yes", "Jane Doe"]
         assert widget.ask("how long does a session take") == expected_texts(["session_length"])
-        assert [text for text, _, _ in turns_of(stack.tracker(session))] == [
+        assert [text for text, _, _ in turns_of(stack.tracker(conversation_of(session)))] == [
             "what is ketamine", "how long does a session take"]
     finally:
         widget.close()
