@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, Optional, Text
 
 import numpy as np
-from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
@@ -40,7 +40,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from clinic.crisis_lexicon import find_crisis, mask_idioms, normalize
-from addons.nlu_intent import intent_of, is_button_payload, override_intent, text_of
+from addons.nlu_intent import IntentRewriter, intent_of, override_intent
 from addons.sentence_featurizer import EMBEDDING
 
 logger = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def ranked_confidence(message: Message, intent: Text) -> float:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
-class CrisisDetector(GraphComponent):
+class CrisisDetector(IntentRewriter):
     """Lexicon, then meaning, then the classifier's own choice: see the module docstring."""
 
     @staticmethod
@@ -153,16 +153,6 @@ class CrisisDetector(GraphComponent):
         except ValueError:  # trained without examples: the lexicon and the classifier still work
             pass
         return cls(config, model_storage, resource, matrices[EXAMPLES_FILE], matrices[CONTRAST_FILE])
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        for message in messages:
-            text = text_of(message)
-            if not is_button_payload(text):
-                self.rewrite(message, text)
-        return messages
 
     def means_crisis(self, message: Message) -> bool:
         """Near a crisis example (``semantic_min_similarity``) and nearer to it than to any contrast example."""
