@@ -30,6 +30,7 @@ from typing import Any, Dict, Optional
 
 from sqlalchemy import Boolean, Column, DateTime, Integer, String, Text, create_engine, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import declarative_base, sessionmaker
 
 from clinic import routing, settings
@@ -182,6 +183,19 @@ _engines_lock = threading.Lock()
 def db_url() -> str:
     return settings.get("CLINIC_DB_URL")
 
+def create_tables(eng: Engine, attempts: int = 5) -> None:
+    """Create the missing tables. Processes starting together on one database (web app, retention,
+    a test's own session) race between "does it exist" and CREATE: the loser sees "already exists",
+    so it looks again instead of failing its start."""
+    for attempt in range(attempts):
+        try:
+            Base.metadata.create_all(eng)
+            return
+        except DatabaseError as error:
+            if "already exists" not in str(error.orig) or attempt == attempts - 1:
+                raise
+
+
 def engine(url: Optional[str] = None) -> Engine:
     """The clinic database's engine (one per URL per process), tables and triggers created on first use."""
     url = url or db_url()
@@ -195,7 +209,7 @@ def engine(url: Optional[str] = None) -> Engine:
                 Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
             # hide_parameters: an error's message never carries names, phone numbers, e-mails
             eng = create_engine(url, pool_pre_ping=True, future=True, hide_parameters=True)
-            Base.metadata.create_all(eng)
+            create_tables(eng)
             statements = _APPEND_ONLY.get(eng.dialect.name, [])
             if statements and eng.dialect.name == "postgresql":
                 with eng.connect() as conn:
