@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import re
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
+
+from clinic import settings
 
 AUDIT_TABLE = "audit_log"
 AUDIT_FUNCTION = "audit_log_append_only()"
@@ -153,7 +154,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--actions-role", required=True, help="the role of ACTION_DB_URL (action server)")
     parser.add_argument("--audit-role", default="clinic_audit", help="owner of the audit log (NOLOGIN)")
     args = parser.parse_args(argv)
-    admin_url = os.environ.get("CLINIC_DB_ADMIN_URL", "")
+    admin_url = settings.get("CLINIC_DB_ADMIN_URL")
     if not admin_url:
         print("error: set CLINIC_DB_ADMIN_URL to the clinic database as its owner or a superuser", file=sys.stderr)
         return 2

@@ -21,7 +21,6 @@ import base64
 import hashlib
 import hmac
 import logging
-import os
 import re
 import secrets
 import time
@@ -47,7 +46,7 @@ def _key() -> bytes:
         if len(secret) < MIN_SECRET:
             raise TokenConfigError(f"WIDGET_SESSION_SECRET must be at least {MIN_SECRET} characters")
         return secret.encode("utf-8")
-    if os.environ.get("CLINIC_PROFILE") == "production":
+    if settings.get("CLINIC_PROFILE") == "production":
         raise TokenConfigError("WIDGET_SESSION_SECRET is not set: every Rasa server must sign the widget's "
                                "session ids with the same secret")
     if _ephemeral is None:

@@ -122,6 +122,18 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("READY_TIMEOUT", _const("180"), "seconds the scripts wait for a server to answer"),
     Setting("RASA_AUTH_TOKEN", _const(""), "HTTP API token (generated into .env by the scripts)"),
     Setting("SESSION_SECRET", _const(""), "signs staff console sessions (generated into .env by the scripts)"),
+    Setting("CLINIC_PROFILE", _const("development"),
+            "production: closed defaults are enforced (make run-prod sets it; docs/PRODUCTION.md)"),
+    Setting("SESSION_IDLE_MINUTES", _const("30"), "a staff console session ends after this many idle minutes"),
+    Setting("SESSION_MAX_HOURS", _const("12"), "a staff console session ends this many hours after sign-in"),
+    Setting("SESSION_COOKIE_SECURE", _const("auto"),
+            "staff cookies only over HTTPS: auto (when the request was HTTPS), 1 or 0 (0: refused in production)"),
+    Setting("LOGIN_DELAY_BASE_SECONDS", _const("1"), "first delay after a failed staff sign-in; doubles per failure"),
+    Setting("LOGIN_DELAY_MAX_SECONDS", _const("60"), "longest delay between failed staff sign-ins"),
+    Setting("LOGIN_LOCK_AFTER", _const("5"), "failed sign-ins after which a staff account is locked for a while"),
+    Setting("LOGIN_LOCK_MINUTES", _const("15"), "how long a locked staff account stays locked"),
+    Setting("CLINIC_DB_ADMIN_URL", _const(""),
+            "python -m clinic.db_roles only: the clinic database as its owner, to create the limited roles"),
     Setting("TOTP_REQUIRED_FOR", _const("admin"),
             "staff console roles that must sign in with a second factor: admin, all (none: refused in production)"),
     Setting("TRUSTED_PROXY_COUNT", _const("0"),
@@ -245,9 +257,10 @@ def ensure_secrets(env: MutableMapping[str, str], env_file: Path = ENV_FILE) -> 
     return made
 
 
-def shell_exports(env: Env, file_names: Iterable[str] = ()) -> str:
-    """``export NAME=value`` lines for the scripts: the script settings, then the names from the files."""
-    names = [s.name for s in SETTINGS if s.shell]
+def shell_exports(env: Env, file_names: Iterable[str] = (), defaults: bool = True) -> str:
+    """``export NAME=value`` lines for the scripts: the script settings (unless ``defaults`` is off),
+    then the names from the files."""
+    names = [s.name for s in SETTINGS if s.shell] if defaults else []
     names += [n for n in file_names if n not in names and n not in SHELL_CONSTANTS and n in env]
     lines = [f"export {n}={shlex.quote(get(n, env) if n in BY_NAME else env[n])}" for n in names]
     lines += [f"export {n}={v}" for n, v in SHELL_CONSTANTS.items()]
@@ -281,6 +294,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--follow-run", action="store_true",
                         help="use the ports `make run` remembered in var/ports.env")
     parser.add_argument("--remember-ports", action="store_true", help="write var/ports.env (make run)")
+    parser.add_argument("--file-only", action="store_true",
+                        help="with --shell: export only what the .env file sets, no defaults (make run-prod "
+                             "derives its own before scripts/defaults.sh)")
     args = parser.parse_args(argv)
     ports_file = PORTS_FILE if args.follow_run else None
     env = layered(os.environ, args.env_file, ports_file)
@@ -304,7 +320,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 2
         print(get(args.get, env))
     elif args.shell:
-        print(shell_exports(env, file_names))
+        print(shell_exports(env, file_names, defaults=not args.file_only))
     elif not args.remember_ports and not args.ensure_secrets:
         print(describe())
     return 0

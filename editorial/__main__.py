@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 
+from clinic import settings
 from editorial.checks import print_result, run_checks
 from editorial.project import Project
 
@@ -23,8 +23,7 @@ def from_env(name: str, root: Path) -> Path | None:
 
     Only for this repository; a copy given with --root is checked with its own files.
     """
-    value = os.environ.get(name)
-    return Path(value) if value and root.resolve() == ROOT else None
+    return settings.get_path(name) if root.resolve() == ROOT else None
 
 
 def main(argv: list[str] | None = None) -> int:

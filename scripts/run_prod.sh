@@ -14,16 +14,11 @@ cd "$(dirname "$0")/.."
 umask 077
 
 ENV_FILE=${ENV_FILE:-.env}
-if [ -f "$ENV_FILE" ]; then
-  while IFS= read -r line || [ -n "$line" ]; do
-    [[ "$line" =~ ^[[:space:]]*([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || continue
-    name=${BASH_REMATCH[1]} value=${BASH_REMATCH[2]}
-    [ -n "${!name+set}" ] && continue            # the environment wins
-    value=${value%$'\r'}
-    if [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]]; then value=${BASH_REMATCH[1]}; fi
-    export "$name=$value"
-  done < "$ENV_FILE"
-fi
+export ENV_FILE
+# What .env sets, read by clinic/settings.py (the one .env parser); the environment wins.
+env_exports=$(.venv/bin/python -m clinic.settings --shell --file-only --env-file "$ENV_FILE") || exit 2
+eval "$env_exports"
+unset env_exports
 
 problems=()
 refuse() { problems+=("$1"); }

@@ -27,7 +27,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import os
 import re
 import statistics
 import threading
@@ -73,12 +72,8 @@ COUNT_SECONDS = 60.0
 
 
 def setting(name: str, default: str) -> str:
-    """A setting of this module: from clinic.settings once it lists it, else the environment."""
-    try:
-        return settings.get(name)
-    except KeyError:
-        value = os.environ.get(name)
-        return value if value not in (None, "") else default
+    """A setting of this module (clinic.settings lists it with its default)."""
+    return settings.get(name) or default
 
 
 def idle_seconds() -> float:

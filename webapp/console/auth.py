@@ -28,7 +28,6 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -36,6 +35,7 @@ from typing import Optional, Tuple
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from webapp.console import accounts, audit, totp
+from clinic import settings
 from clinic.models import LoginThrottle, StaffAccount, StaffSession, session_factory, utcnow
 
 logger = logging.getLogger("webapp.console.auth")
@@ -54,17 +54,12 @@ class ConsoleConfigError(RuntimeError):
     """The console cannot run with this configuration."""
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return default
+def _env_float(name: str) -> float:
+    """A number setting of clinic.settings; its error becomes the console's configuration error."""
     try:
-        value = float(raw)
-    except ValueError as e:
-        raise ConsoleConfigError(f"{name} must be a number, not {raw!r}") from e
-    if value < 0:
-        raise ConsoleConfigError(f"{name} must not be negative")
-    return value
+        return settings.get_float(name)
+    except settings.SettingsError as e:
+        raise ConsoleConfigError(str(e)) from e
 
 
 @dataclass(frozen=True)
@@ -80,30 +75,30 @@ class AuthConfig:
 
     @classmethod
     def from_env(cls) -> "AuthConfig":
-        secret = os.environ.get("SESSION_SECRET", "")
+        secret = settings.get("SESSION_SECRET")
         if len(secret) < MIN_SECRET:
             raise ConsoleConfigError(
                 "SESSION_SECRET is unset or shorter than %d characters: the staff console "
                 "will not start without it (scripts/env.sh generates one in .env)" % MIN_SECRET)
-        secure = os.environ.get("SESSION_COOKIE_SECURE", "auto").strip().lower()
+        secure = settings.get("SESSION_COOKIE_SECURE").strip().lower()
         if secure not in ("auto", "1", "0", "true", "false"):
             raise ConsoleConfigError("SESSION_COOKIE_SECURE must be auto, 1 or 0")
-        if os.environ.get("CLINIC_PROFILE") == "production":
+        if settings.get("CLINIC_PROFILE") == "production":
             if secure in ("0", "false"):
                 raise ConsoleConfigError("SESSION_COOKIE_SECURE=0 is refused in the production profile: staff "
                                          "sessions travel only over HTTPS")
             secure = "1"
-            if (os.environ.get("TOTP_REQUIRED_FOR") or "").strip().lower() == "none":
+            if settings.get("TOTP_REQUIRED_FOR").strip().lower() == "none":
                 raise ConsoleConfigError("TOTP_REQUIRED_FOR=none is refused in the production profile: admins "
                                          "sign in with a second factor")
         return cls(
             secret=secret,
-            idle=dt.timedelta(minutes=_env_float("SESSION_IDLE_MINUTES", 30)),
-            max_age=dt.timedelta(hours=_env_float("SESSION_MAX_HOURS", 12)),
-            delay_base=_env_float("LOGIN_DELAY_BASE_SECONDS", 1.0),
-            delay_max=_env_float("LOGIN_DELAY_MAX_SECONDS", 60.0),
-            lock_after=max(1, int(_env_float("LOGIN_LOCK_AFTER", 5))),
-            lock_for=dt.timedelta(minutes=_env_float("LOGIN_LOCK_MINUTES", 15)),
+            idle=dt.timedelta(minutes=_env_float("SESSION_IDLE_MINUTES")),
+            max_age=dt.timedelta(hours=_env_float("SESSION_MAX_HOURS")),
+            delay_base=_env_float("LOGIN_DELAY_BASE_SECONDS"),
+            delay_max=_env_float("LOGIN_DELAY_MAX_SECONDS"),
+            lock_after=max(1, int(_env_float("LOGIN_LOCK_AFTER"))),
+            lock_for=dt.timedelta(minutes=_env_float("LOGIN_LOCK_MINUTES")),
             cookie_secure={"true": "1", "false": "0"}.get(secure, secure),
         )
 
