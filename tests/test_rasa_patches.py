@@ -18,7 +18,8 @@ import addons.rasa_patches as patches
 from tests.conftest import run_coroutine
 
 PATCHES = ["speedups", "skops_import", "action_calls", "sql_tracker_store", "failsafe_bypass", "socketio_rooms",
-           "socketio_websocket_end", "warm_start"]  # tests/test_socketio_websocket_end.py, test_warm_start.py
+           "socketio_websocket_end", "warm_start", "redis_lock_store"]
+# Equivalence: tests/test_socketio_websocket_end.py, test_warm_start.py, prod/test_redis_lock_store.py
 
 
 def test_every_patch_module_is_listed_and_named_in_the_package_docstring():
@@ -45,7 +46,8 @@ def test_each_patch_refuses_another_rasa_and_says_which(other_rasa, monkeypatch,
              "action_calls": lambda: module.install_cached_validator(),
              "sql_tracker_store": lambda: module.check(), "failsafe_bypass": lambda: module.check(),
              "socketio_rooms": lambda: module.check(), "socketio_websocket_end": lambda: module.check(),
-             "warm_start": lambda: module.install()}[name]
+             "warm_start": lambda: module.install(),
+             "redis_lock_store": lambda: module.AtomicRedisLockStore(host="127.0.0.1", port=1)}[name]
     with pytest.raises(patches.RasaVersionError) as refused:
         start()
     message = str(refused.value)

@@ -17,6 +17,7 @@ was not written for. Each has a test that it gives Rasa's own result
 ``socketio_rooms``          Rasa 3.6.21's Socket.IO ``session_request`` without its missing ``await``
 ``socketio_websocket_end``  no HTTP response written onto an ended WebSocket (``is_closing`` tracebacks)
 ``warm_start``              the model warmed up before the server opens its port (first message: 23 s cold)
+``redis_lock_store``        Rasa's Redis ticket lock with each change one transaction (no ticket issued twice)
 ==========================  ===========================================================
 
 Standard library only at import: importing this package imports no Rasa.
