@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-# key path, label, unit, target (op, value, on: "ratio" | "abs"), higher is better
+# key path, label, unit, target (op, value, on: "ratio" | "abs"), higher is better.
+# The targets are the understanding issue's speed budget against Rasa's default in the same run.
 ROWS: List[Tuple[str, str, str, Optional[tuple], bool]] = [
     ("train.seconds", "training time", "s", ("<=", 0.25, "ratio"), False),
     ("train.cpu_seconds", "training CPU time", "s", None, False),
@@ -17,15 +18,15 @@ ROWS: List[Tuple[str, str, str, Optional[tuple], bool]] = [
     ("server.startup_s", "start-up to /status", "s", ("<=", 0.5, "ratio"), False),
     ("server.rss_after_start_mb", "Rasa RSS after start-up", "MB", None, False),
     ("server.rss_after_load_mb", "Rasa RSS after the load", "MB", None, False),
-    ("load.sequential.p50_ms", "sequential p50", "ms", ("<=", 0.25, "ratio"), False),
+    ("load.sequential.p50_ms", "sequential p50", "ms", ("<=", 0.8, "ratio"), False),
     ("load.sequential.p95_ms", "sequential p95", "ms", None, False),
     ("load.sequential.p99_ms", "sequential p99", "ms", None, False),
     ("load.sequential.msg_per_s", "sequential msg/s", "msg/s", None, True),
     ("load.paced.p50_ms", "20 paced visitors p50", "ms", None, False),
     ("load.paced.p95_ms", "20 paced visitors p95", "ms", None, False),
-    ("load.paced.p99_ms", "20 paced visitors p99", "ms", ("<=", 50.0, "abs"), False),
+    ("load.paced.p99_ms", "20 paced visitors p99", "ms", None, False),
     ("load.paced.msg_per_s", "20 paced visitors msg/s", "msg/s", None, True),
-    ("load.saturation.msg_per_s", "saturation throughput", "msg/s", (">=", 150.0, "abs"), True),
+    ("load.saturation.msg_per_s", "saturation throughput", "msg/s", (">=", 1.5, "ratio"), True),
     ("load.saturation.users", "  at concurrent visitors", "", None, True),
     ("load.saturation.p50_ms", "  p50 at saturation", "ms", None, False),
     ("load.sequential.cpu_ms_per_msg_rasa", "Rasa CPU per message", "ms", None, False),
