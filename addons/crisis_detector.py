@@ -21,7 +21,14 @@ ways in, each reviewable:
    a word of distress in the idiom-masked text (the rule before embeddings).
 
 A ``crisis`` choice that none of these confirms (a smart-home "kill the lights")
-becomes ``untrusted_intent``: nobody is sent crisis resources for a recipe question.
+is not believed: nobody is sent crisis resources for a recipe question. The
+pipeline runs this component twice. The first copy (``demote_untrusted: true``),
+right after the classifier, replaces an unconfirmed ``crisis`` choice by the
+classifier's next choice, its probability renormalised without crisis ("ugh work
+is killing me. how many sessions do people need?" is a sessions question), so the
+scope gate, the fallback and the medical and cost cues judge that choice as they
+judge any other. The last copy recognises crisis language over everything before
+it; an unconfirmed ``crisis`` that still reaches it becomes ``untrusted_intent``.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ SEMANTIC_MIN_PROBABILITY = "semantic_min_probability"
 SEMANTIC_MIN_SIMILARITY = "semantic_min_similarity"
 CONTRAST_INTENT = "contrast_intent"
 SEMANTIC_MIN_MARGIN = "semantic_min_margin"
+DEMOTE_UNTRUSTED = "demote_untrusted"
 
 EXAMPLES_FILE = "crisis_examples.npy"
 CONTRAST_FILE = "contrast_examples.npy"
@@ -88,6 +96,7 @@ class CrisisDetector(IntentRewriter):
             SEMANTIC_MIN_SIMILARITY: 0.5,
             CONTRAST_INTENT: "out_of_scope",
             SEMANTIC_MIN_MARGIN: 0.0,
+            DEMOTE_UNTRUSTED: False,
         }
 
     def __init__(
@@ -106,6 +115,7 @@ class CrisisDetector(IntentRewriter):
         self.min_similarity = float(self.config[SEMANTIC_MIN_SIMILARITY])
         self.contrast_intent = self.config[CONTRAST_INTENT]
         self.min_margin = float(self.config[SEMANTIC_MIN_MARGIN])
+        self.demote_untrusted = bool(self.config[DEMOTE_UNTRUSTED])
         self.examples = examples  # unit vectors of the crisis training examples (rows)
         self.contrast = contrast  # ... and of the out-of-scope ones
         self._model_storage = model_storage
@@ -179,9 +189,25 @@ class CrisisDetector(IntentRewriter):
             return "classifier"
         return None
 
+    def demote(self, message: Message) -> None:
+        """The classifier's next choice instead of crisis, renormalised as if crisis were not an option."""
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != self.intent]
+        total = sum(float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0) for r in ranking)
+        if not ranking or total <= 0:
+            override_intent(message, self.untrusted_intent, 0.0)
+            return
+        ranking = [{**r, PREDICTED_CONFIDENCE_KEY: float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0) / total}
+                   for r in ranking]
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        message.set(INTENT, dict(ranking[0]), add_to_output=True)
+
     def rewrite(self, message: Message, text: Text) -> None:
         reason = self.reason(message, text)
         name, confidence = intent_of(message)
+        if self.demote_untrusted:
+            if name == self.intent and not reason:
+                self.demote(message)
+            return
         if reason:
             if name != self.intent or reason != "classifier":
                 logger.info("crisis language recognised (%s)", reason)  # the reason only, never the text

@@ -18,6 +18,13 @@ clinic, "how long does a massage session last" is not. They count as the
 clinic's words, but on their own they do not outweigh a word the topics never
 use (massage, yoga, dog).
 
+* or, failing both, *means* the predicted topic (when ``semantic_min_similarity``
+  is set): its sentence embedding is at least that close (cosine) to one of that
+  topic's training examples and nearer to it, by ``semantic_min_margin``, than to
+  any out-of-scope example. "what expertise does your staff have" shares no word
+  with the topic's examples but means what "what credentials does your team hold"
+  means; "how do surgeons get board certified" is nearer the everyday examples.
+
 Anything else becomes ``out_of_scope``. The gated intents are the article
 topics of the routing table (``content/routing.yml``, category
 ``article_topic``), read when the model is loaded, so a new topic is gated
@@ -31,6 +38,7 @@ import json
 import re
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Set, Text
 
+import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -40,6 +48,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from addons.nlu_intent import intent_of, is_button_payload, override_intent, text_of
+from addons.sentence_featurizer import EMBEDDING
 from clinic import routing
 
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -76,6 +85,11 @@ def _deletions(word: str) -> Set[str]:
 ALL_TOPICS = "*topics*"
 
 FUZZY_MIN = 8  # shorter terms ("redding") are too close to everyday words ("reading")
+
+# Config keys of the meaning path (off unless semantic_min_similarity is set).
+SEMANTIC_MIN_SIMILARITY = "semantic_min_similarity"
+SEMANTIC_MIN_MARGIN = "semantic_min_margin"
+VECTORS_FILE = "example_vectors.npz"
 
 
 class AnchorIndex:
@@ -115,7 +129,8 @@ class ScopeGate(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         # routing_table: a path, for tests; by default the project's (clinic.settings ROUTING_TABLE).
-        return {"anchors": [], "weak_anchors": [], "out_of_scope_intent": "out_of_scope", "routing_table": None}
+        return {"anchors": [], "weak_anchors": [], "out_of_scope_intent": "out_of_scope", "routing_table": None,
+                SEMANTIC_MIN_SIMILARITY: None, SEMANTIC_MIN_MARGIN: 0.0}
 
     def __init__(
         self,
@@ -123,6 +138,7 @@ class ScopeGate(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         vocabulary_by_intent: Optional[Dict[str, FrozenSet[str]]] = None,
+        vectors: Optional[Dict[str, np.ndarray]] = None,
     ) -> None:
         if "guarded_intents" in config:
             raise ValueError("ScopeGate: `guarded_intents` is gone from config.yml; the gated intents are the "
@@ -133,6 +149,10 @@ class ScopeGate(GraphComponent):
         self.weak = AnchorIndex(config["weak_anchors"])
         self.out_of_scope = config["out_of_scope_intent"]
         self._set_vocabulary(vocabulary_by_intent or {})
+        similarity = config.get(SEMANTIC_MIN_SIMILARITY)
+        self.min_similarity: Optional[float] = None if similarity is None else float(similarity)
+        self.min_margin = float(config.get(SEMANTIC_MIN_MARGIN) or 0.0)
+        self.vectors: Dict[str, np.ndarray] = dict(vectors or {})  # intent -> unit vectors of its examples
         self._model_storage = model_storage
         self._resource = resource
 
@@ -153,16 +173,24 @@ class ScopeGate(GraphComponent):
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        """Learn the words each intent's examples use (the gate uses those of the topics)."""
+        """Learn the words each intent's examples use (the gate uses those of the topics) and keep the
+        sentence embeddings of the topics' and the out-of-scope examples (none without the featurizer)."""
         by_intent: Dict[str, Set[str]] = {}
+        rows: Dict[str, List[np.ndarray]] = {}
         for example in training_data.intent_examples:
             intent = example.get(INTENT)
             if intent:
                 by_intent.setdefault(intent, set()).update(
                     w for w in words(example.get(TEXT) or "") if w not in STOPWORDS)
+                vector = example.get(EMBEDDING)
+                if vector is not None and (intent in self.guarded or intent == self.out_of_scope):
+                    rows.setdefault(intent, []).append(np.asarray(vector, dtype=np.float32))
+        self.vectors = {intent: np.vstack(vs) for intent, vs in rows.items()}
         with self._model_storage.write_to(self._resource) as directory:
             (directory / "vocabulary.json").write_text(
                 json.dumps({intent: sorted(ws) for intent, ws in sorted(by_intent.items())}))
+            if self.vectors:
+                np.savez(directory / VECTORS_FILE, **self.vectors)
         self._set_vocabulary({intent: frozenset(ws) for intent, ws in by_intent.items()})
         return self._resource
 
@@ -175,15 +203,19 @@ class ScopeGate(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> "ScopeGate":
+        vectors: Dict[str, np.ndarray] = {}
         try:
             with model_storage.read_from(resource) as directory:
                 raw = json.loads((directory / "vocabulary.json").read_text())
+                if (directory / VECTORS_FILE).exists():
+                    with np.load(directory / VECTORS_FILE) as stored:
+                        vectors = {name: stored[name] for name in stored.files}
         except (ValueError, FileNotFoundError):
             raw = {}
         if isinstance(raw, list):  # a model trained before the vocabulary was kept per intent
             raw = {ALL_TOPICS: raw}
         vocabulary = {str(k): frozenset(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
-        return cls(config, model_storage, resource, vocabulary)
+        return cls(config, model_storage, resource, vocabulary, vectors)
 
     def in_scope(self, text: str) -> bool:
         """True when ``text`` names the domain or uses only the topics' own words and weak anchors."""
@@ -192,10 +224,26 @@ class ScopeGate(GraphComponent):
             return True
         return all(w in self.vocabulary or self.weak.match(w) for w in content)
 
+    def closeness(self, intent: str, vector: Optional[Any]) -> Optional[tuple]:
+        """(cosine to the nearest example of ``intent``, the same to the nearest out-of-scope example)."""
+        examples = self.vectors.get(intent)
+        if vector is None or examples is None:
+            return None
+        v = np.asarray(vector, dtype=np.float32)
+        contrast = self.vectors.get(self.out_of_scope)
+        return float(np.max(examples @ v)), float(np.max(contrast @ v)) if contrast is not None else -1.0
+
+    def means_topic(self, intent: str, vector: Optional[Any]) -> bool:
+        if self.min_similarity is None:
+            return False
+        near = self.closeness(intent, vector)
+        return near is not None and near[0] >= self.min_similarity and near[0] - near[1] >= self.min_margin
+
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             name, confidence = intent_of(message)
             text = text_of(message)
-            if name in self.guarded and not is_button_payload(text) and not self.in_scope(text):
+            if name in self.guarded and not is_button_payload(text) and not self.in_scope(text) \
+                    and not self.means_topic(name, message.get(EMBEDDING)):
                 override_intent(message, self.out_of_scope, confidence)
         return messages

@@ -107,3 +107,35 @@ def test_the_trained_examples_survive_loading(detector, storage) -> None:
     assert loaded.contrast is not None and loaded.contrast.shape == (1, DIM)
     m = message(TEXT, [("out_of_scope", 0.6), ("crisis", 0.35)], unit(1, 0.2))
     assert loaded.process([m])[0].get("intent")["name"] == "crisis"
+
+
+@pytest.fixture()
+def demoter(storage) -> CrisisDetector:
+    """The pipeline's first copy, right after the classifier."""
+    config = {**CrisisDetector.get_default_config(), "demote_untrusted": True}
+    d = CrisisDetector.create(config, storage, Resource("crisis_demote"), ExecutionContext(GraphSchema({}), "test"))
+    d.examples, d.contrast = np.vstack([CRISIS_DIRECTION]), np.vstack([EVERYDAY_DIRECTION])
+    return d
+
+
+def test_an_unconfirmed_crisis_choice_becomes_the_next_choice_renormalised(demoter) -> None:
+    text = "ugh work is killing me this week. how many sessions do people usually need"
+    m = message(text, [("crisis", 0.5), ("multiple_sessions", 0.3), ("out_of_scope", 0.2)], EVERYDAY_DIRECTION)
+    demoter.process([m])
+    assert m.get("intent")["name"] == "multiple_sessions"
+    assert m.get("intent")["confidence"] == pytest.approx(0.6)
+    assert [r["name"] for r in m.get("intent_ranking")] == ["multiple_sessions", "out_of_scope"]
+
+
+def test_the_first_copy_never_makes_crisis_and_leaves_a_confirmed_one(demoter) -> None:
+    confirmed = message("i want to end my life", [("crisis", 0.9), ("out_of_scope", 0.1)], CRISIS_DIRECTION)
+    near = message(TEXT, [("out_of_scope", 0.6), ("crisis", 0.35)], unit(1, 0.2))
+    demoter.process([confirmed, near])
+    assert confirmed.get("intent")["name"] == "crisis"  # the last copy believes it (lexicon)
+    assert near.get("intent")["name"] == "out_of_scope"  # only the last copy upgrades on meaning
+
+
+def test_with_nothing_else_ranked_it_falls_back(demoter) -> None:
+    m = message("kill the lights", [("crisis", 1.0)], EVERYDAY_DIRECTION)
+    demoter.process([m])
+    assert m.get("intent")["name"] == "nlu_fallback"

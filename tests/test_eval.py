@@ -288,3 +288,32 @@ def test_python_m_eval_help_works():
                          timeout=60)
     assert run.returncode == 0, run.stderr
     assert "EVAL_URL" in run.stdout and "--json" in run.stdout and "--probe-n" in run.stdout
+
+
+def _folded(text: str) -> str:
+    return " ".join("".join(ch for ch in text.lower() if ch.isalnum() or ch.isspace()).split())
+
+
+def test_no_evaluation_line_is_a_training_example():
+    """Training and test never mix: no held-out case, script turn or CLINC150 probe is in data/nlu/."""
+    import re
+
+    trained = set()
+    for path in (ROOT / "data" / "nlu").glob("*.yml"):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            for line in (block.get("examples") or "").splitlines():
+                text = re.sub(r"^\s*-\s*", "", line)
+                if text.strip():
+                    trained.add(_folded(text))
+    cases, scripts = load_sets(SETS, 0)
+    held_out = {_folded(c.text) for c in cases}
+    probes = json.loads(PROBES.read_text())
+    held_out |= {_folded(t) for key in ("oos", "unrelated") for t in probes[key]}
+    held_out |= {_folded(t) for msgs in probes["small"].values() for t in msgs}
+    answers = {_folded(t["text"]) for s in scripts for t in s.turns}
+    # The scripts answer the assistant's own yes/no questions the way everyone does; only these
+    # replies may also be training examples (of affirm, deny, thanks).
+    form_replies = {"yes", "no", "sure", "yes please", "no thanks", "thanks", "thank you"}
+    assert len(trained) > 5000 and len(held_out) > 2000
+    assert sorted(trained & held_out) == []
+    assert sorted((trained & answers) - form_replies) == []

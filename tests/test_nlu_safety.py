@@ -97,6 +97,78 @@ def test_scope_gate_leaves_other_intents_and_buttons_alone(gate):
     assert intent(gate.process([message("/session_length", "session_length")])[0]) == "session_length"
 
 
+def _unit(*components: float):
+    import numpy as np
+
+    v = np.zeros(8, dtype=np.float32)
+    v[: len(components)] = components
+    return v / np.linalg.norm(v)
+
+
+@pytest.fixture
+def semantic_gate(tmp_path, table) -> ScopeGate:
+    """Trained as Rasa trains it: the examples carry their sentence embeddings (synthetic here)."""
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+
+    from addons.sentence_featurizer import EMBEDDING
+    config = {**ScopeGate.get_default_config(), "routing_table": table, "anchors": ["clinic"],
+              "semantic_min_similarity": 0.5, "semantic_min_margin": 0.1}
+    g = ScopeGate(config, LocalModelStorage(tmp_path), Resource("gate"))
+    examples = []
+    for text, name, vector in [("where is your office", "location", _unit(1, 0)),
+                               ("how long is a visit", "session_length", _unit(0, 0, 1)),
+                               ("how do pilots get certified", "out_of_scope", _unit(0, 1))]:
+        m = Message(data={"text": text, "intent": name})
+        m.set(EMBEDDING, vector)
+        examples.append(m)
+    g.train(TrainingData(examples))
+    return g
+
+
+def _embedded(text: str, predicted: str, vector) -> Message:
+    from addons.sentence_featurizer import EMBEDDING
+
+    m = message(text, predicted)
+    m.set(EMBEDDING, vector)
+    return m
+
+
+def test_a_topic_in_other_words_is_kept_when_it_means_the_topic(semantic_gate):
+    # no anchor and words the topic's examples never use (practice, town), but near its example and far from everyday ones
+    m = _embedded("what part of town is your practice in", "location", _unit(1, 0.2))
+    assert intent(semantic_gate.process([m])[0]) == "location"
+
+
+@pytest.mark.parametrize("vector, why", [
+    (_unit(0.6, 0.55), "about as near an everyday example: the margin is not met"),
+    (_unit(0.3, 0, 0, 1), "far from every example"),
+    (_unit(0, 0, 1), "near another topic's example, not the predicted one's"),
+])
+def test_otherwise_the_topic_still_becomes_out_of_scope(semantic_gate, vector, why):
+    m = _embedded("where is the nearest post office", "location", vector)
+    assert intent(semantic_gate.process([m])[0]) == "out_of_scope", why
+
+
+def test_the_example_vectors_survive_loading(semantic_gate, tmp_path, table):
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+
+    config = {**ScopeGate.get_default_config(), "routing_table": table, "anchors": ["clinic"],
+              "semantic_min_similarity": 0.5, "semantic_min_margin": 0.1}
+    loaded = ScopeGate.load(config, LocalModelStorage(tmp_path), Resource("gate"),
+                            ExecutionContext(GraphSchema({}), "t"))
+    assert set(loaded.vectors) == {"location", "session_length", "out_of_scope"}
+    m = _embedded("what part of town is your practice in", "location", _unit(1, 0.2))
+    assert intent(loaded.process([m])[0]) == "location"
+
+
+def test_without_a_similarity_setting_the_meaning_path_is_off(gate):
+    m = _embedded("what part of town is your practice in", "session_length", _unit(1, 0))
+    assert intent(gate.process([m])[0]) == "out_of_scope"
+
+
 @pytest.mark.parametrize("text, cue", [
     ("is it safe with my heart condition", "risk"), ("can I take it with lithium", "medication"),
     ("what dose at 250 pounds", "person"), ("I'm pregnant, can I do this", "condition"),
