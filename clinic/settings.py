@@ -119,6 +119,8 @@ SETTINGS: Tuple[Setting, ...] = (
             "(unset: 0.7 for sentence vectors, 0.55 for n-grams)"),
     Setting("INBOX_TRAINING_FILE", _root_path("data", "nlu", "reviewed_inbox.yml"),
             "where the learning inbox writes reviewed training examples"),
+    Setting("SENTENCE_MODEL_DIR", _const(""),
+            "folder of the sentence model (unset: the model files of the installed wheel, semantics/encoder.py)"),
     Setting("READY_TIMEOUT", _const("180"), "seconds the scripts wait for a server to answer"),
     Setting("RASA_AUTH_TOKEN", _const(""), "HTTP API token (generated into .env by the scripts)"),
     Setting("SESSION_SECRET", _const(""), "signs staff console sessions (generated into .env by the scripts)"),

