@@ -17,6 +17,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
 
 from actions.callback_store import save_request
 from clinic import content, routing
@@ -123,7 +124,16 @@ class ActionSubmitCallback(Action):
             contact_kind=kind,
             preferred_time=tracker.get_slot("callback_time") or "",
         )
-        stored = save_request(request)
+        try:
+            stored = save_request(request)
+        except SQLAlchemyError as error:
+            # The database cannot take it now: an approved apology instead of a 500. The details stay
+            # in the conversation's slots, so asking again submits them again, and staff can read them.
+            logger.error("Callback request for conversation %s not stored: %s", tracker.sender_id,
+                         type(error).__name__)
+            unavailable = content.current().render(routing.current().role("unavailable"))
+            dispatcher.utter_message(**unavailable.as_kwargs())
+            return []
         logger.info(
             "Callback request %s for conversation %s.",
             "stored" if stored else "already on file", tracker.sender_id,

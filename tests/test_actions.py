@@ -182,3 +182,16 @@ def test_asking_twice_in_one_conversation_stores_one_request(clinic_db):
     with session_factory(clinic_db)() as session:
         assert session.query(CallbackRequest).filter_by(conversation_id="visitor-8").count() == 1
     assert messages[0]["content_id"] == "callback_already_requested"
+
+
+def test_a_database_that_cannot_store_the_request_gets_the_approved_apology_and_keeps_the_details(
+        monkeypatch, caplog):
+    from clinic import routing as clinic_routing
+
+    monkeypatch.setenv("CLINIC_DB_URL", "postgresql://clinic:secret@127.0.0.1:1/clinic")  # nothing listens
+    with caplog.at_level(logging.INFO):
+        messages, events = run(ActionSubmitCallback(), filled_form("visitor-9"))
+    assert [m["content_id"] for m in messages] == [clinic_routing.current().role("unavailable")]
+    assert events == []  # the filled slots stay: asking again submits them again
+    assert "not stored" in caplog.text
+    assert "5550142" not in caplog.text and "Jane Doe" not in caplog.text and "secret" not in caplog.text
