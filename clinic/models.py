@@ -38,7 +38,9 @@ from clinic import routing, settings
 Base: Any = declarative_base()  # Any: SQLAlchemy 1.4 has no typed declarative base
 
 STATUSES = ("new", "contacted", "closed")
-ROLES = ("staff", "admin")
+ROLES = ("staff", "editor", "admin")
+# Who may change the training data from the console (the learning inbox's assignments).
+EDITOR_ROLES = ("editor", "admin")
 REVIEW_STATUSES = ("new", "reviewed")
 
 def utcnow() -> dt.datetime:

@@ -314,7 +314,8 @@ def inbox_app(webapp_factory, tmp_path_factory):
                          INBOX_TRAINING_FILE=str(project / "data" / "nlu" / "reviewed_inbox.yml"))
     seed_tracker(app.tracker_path, INBOX_CONVERSATIONS)
     clinic_tables(app.clinic_url)
-    app.account("ed", "staff")
+    app.account("ed", "editor")
+    app.account("sam", "staff")
     app.project = project
     return app
 
@@ -360,6 +361,20 @@ def test_only_signed_in_staff_see_the_inbox(inbox_app):
     client = inbox_app.signed_in("ed")
     r = client.post("/staff/inbox/assign", {"intent": "dose", "key": "0" * 16}, csrf=False)
     assert r.status_code == 403  # no CSRF token
+
+
+def test_staff_read_the_inbox_but_only_editors_and_admins_change_the_training_data(inbox_app):
+    path = inbox_app.project / "data" / "nlu" / "reviewed_inbox.yml"
+    before = path.read_text() if path.exists() else ""
+    staff = inbox_app.signed_in("sam")
+    page = staff.get(f"/staff/inbox?{RANGE}")
+    assert page.status_code == 200 and "blorp snarfle" in page.text
+    assert "Save as training examples" not in page.text and "Only content editors and admins" in page.text
+    key = next(iter(groups_on(page.text)))
+    r = staff.post("/staff/inbox/assign", {"intent": "out_of_scope", "key": key})
+    assert r.status_code == 403 and "content editors" in r.text
+    assert (path.read_text() if path.exists() else "") == before
+    assert "Save as training examples" in inbox_app.signed_in("ed").get(f"/staff/inbox?{RANGE}").text
 
 
 def test_an_assignment_from_the_page_goes_into_the_training_file(inbox_app):
@@ -462,7 +477,7 @@ def test_an_assignment_is_learned_after_make_reload(assistant):
 
     # 2. An editor finds the messages in the inbox and assigns the topic.
     clinic_tables(assistant.env["CLINIC_DB_URL"])
-    accounts.create("editor", "staff", PASSWORD, actor="test", url=assistant.env["CLINIC_DB_URL"])
+    accounts.create("editor", "editor", PASSWORD, actor="test", url=assistant.env["CLINIC_DB_URL"])
     client = StaffClient(assistant.web_url)
     client.login("editor", PASSWORD)
     today = dt.datetime.now(LA).date()

@@ -5,7 +5,8 @@ under ``/staff`` (also routes added later, anywhere):
 
 * on the way in: deny by default. A route is open to anonymous visitors only
   when it says so (``ctx_console_access="public"``: the sign-in form) or is a
-  static file under ``/staff/static/``; ``"admin"`` routes need an admin;
+  static file under ``/staff/static/``; ``"admin"`` routes need an admin,
+  ``"editor"`` routes (changes to the training data) an editor or an admin;
   everything else needs a signed-in account. Every request other than
   GET/HEAD/OPTIONS must carry the session's CSRF token (form field
   ``csrf_token`` or header ``X-CSRF-Token``) and must not come from another
@@ -26,6 +27,7 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 
 from clinic import settings
+from clinic.models import EDITOR_ROLES
 
 logger = logging.getLogger("webapp.console")
 
@@ -49,14 +51,14 @@ def is_console_path(path: str) -> bool:
 
 
 def access_of(request: Request) -> str:
-    """Who may use the route this request matched: "public", "staff" or "admin"."""
+    """Who may use the route this request matched: "public", "staff", "editor" or "admin"."""
     route = getattr(request, "route", None)
     if route is None:
         return "staff"
     if getattr(route.ctx, "static", False) and request.path.startswith(PREFIX + "/static/"):
         return "public"
     access = getattr(route.ctx, "console_access", "staff")
-    return access if access in ("public", "staff", "admin") else "staff"
+    return access if access in ("public", "staff", "editor", "admin") else "staff"
 
 
 def _same_origin(request: Request) -> bool:
@@ -135,6 +137,8 @@ def register(app: Sanic) -> None:
             return _refuse(403, "Refused: set up two-step sign-in first (/staff/totp).")
         if access == "admin" and request.ctx.account.role != "admin":
             return _refuse(403, "Refused: this page is for admins.")
+        if access == "editor" and request.ctx.account.role not in EDITOR_ROLES:
+            return _refuse(403, "Refused: only content editors and admins change the training data.")
         if unsafe:
             sent = request.headers.get("x-csrf-token") or (request.form.get("csrf_token")
                                                             if request.form else None)

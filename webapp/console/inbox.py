@@ -46,6 +46,7 @@ from sanic.request import Request
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinic import routing
+from clinic.models import EDITOR_ROLES
 from webapp.console import audit
 from webapp.console.analytics import FALLBACK_INTENTS, EventScanner, Message, low_confidence, parse_range, \
     scanner_for, setting
@@ -634,9 +635,10 @@ def build_blueprint(state: Any) -> Blueprint:
         return state.render(request, "inbox.html", groups=shown, view=view, f=raw, page=page, last=last,
                             link=lambda **kw: link(raw, **kw), choices=intent_choices(), reasons=REASONS,
                             notice=notice, error=error, range_error=raw["_errors"], members_shown=MEMBERS_SHOWN,
-                            links_shown=LINKS_SHOWN, training_file=_shown_path(training_file()))
+                            links_shown=LINKS_SHOWN, training_file=_shown_path(training_file()),
+                            can_assign=role in EDITOR_ROLES)
 
-    @bp.post("/inbox/assign")
+    @bp.post("/inbox/assign", ctx_console_access="editor")
     async def inbox_assign(request: Request):
         actor, role = who(request)
         form = request.form or {}

@@ -33,7 +33,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from clinic import settings
-from clinic.models import StaffRecoveryCode, StaffSession, StaffTotp, session_factory, utcnow
+from clinic.models import ROLES, StaffRecoveryCode, StaffSession, StaffTotp, session_factory, utcnow
 from webapp.console import audit
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def required_roles() -> Set[str]:
     """Roles that must use a second factor (``TOTP_REQUIRED_FOR``)."""
     value = settings.get("TOTP_REQUIRED_FOR").strip().lower()
     if value == "all":
-        return {"admin", "staff"}
+        return set(ROLES)
     if value == "none":
         return set()
     return {"admin"}
