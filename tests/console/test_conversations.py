@@ -43,6 +43,9 @@ CONVERSATIONS = {
     "c-xss": turn(D3, 20, XSS, "greeting", "greeting", reply="<b>Hello</b> & welcome"),
     "c-not-crisis": [*turn(D1, 8, "hi there", "greeting", "greeting"), slot("crisis_flag", False, ts=at(D1, 8, 1))],
     "c-formula": turn(D1, 7, '=HYPERLINK("http://evil.example","click")', "nlu_fallback", "fallback"),
+    # a medical question handed to staff, and the visitor said no to the callback
+    "c-declined": [*turn(D1, 10, "is it ok with my heart condition", "medical_question", "medical_handoff"),
+                   *turn(D1, 10, "no thanks", "deny", "callback_declined")],
     # a form's free-text answer comes out as nlu_fallback: it was understood, not a fallback
     "c-form-answer": [*turn(D1, 6, "please call me", "request_human", "staff_handoff"),
                       loop("callback_form", ts=at(D1, 6, 1)),
@@ -93,7 +96,8 @@ def ids(staff, query=""):
     ("from=2025-03-15", {"c-callback-row", "c-fallback-bot", "c-plain", "c-xss"}),
     ("to=2025-03-09", set(FILLERS)),
     ("content_id=session_length", {"c-plain"}),
-    ("content_id=medical_handoff", {"c-callback-slot"}),
+    ("content_id=medical_handoff", {"c-callback-slot", "c-declined"}),
+    ("declined=1", {"c-declined"}),  # c-callback-slot: medical too, but the callback was requested
     ("q=LITHIUM", {"c-callback-slot"}),
     ("q=ketamine", {"c-callback-slot", "c-plain"}),
     ("q=%3Cscript%3E", {"c-xss"}),
@@ -115,10 +119,10 @@ def test_newest_first_and_crisis_first(staff):
 
 def test_pagination(staff):
     r = staff.get("/staff/conversations")
-    assert "32 conversations" in r.text and "Page 1 of 2" in r.text
+    assert f"{len(ALL)} conversations" in r.text and "Page 1 of 2" in r.text
     assert len(re.findall(r'data-sender="', r.text)) == 25
     r2 = staff.get("/staff/conversations?page=2")
-    assert len(re.findall(r'data-sender="', r2.text)) == 7
+    assert len(re.findall(r'data-sender="', r2.text)) == len(ALL) - 25
 
 
 def test_crisis_is_marked(staff):

@@ -157,6 +157,7 @@ class ConversationFilter:
     status: str = ""  # "", "new" or "reviewed"
     tag: str = ""
     crisis_first: bool = False
+    declined: bool = False  # a medical question handed to staff, and the callback declined
 
 
 @dataclass
@@ -259,6 +260,8 @@ class TrackerReader:
         ``callback_ids``: conversations with a callback request; ``reviews``:
         sender id -> (status, note, tags) from the console's table.
         """
+        from webapp.console.frontdesk import flags_of  # frontdesk builds on this module
+
         needle = " ".join(flt.q.split()).casefold()
         tag = flt.tag.strip().casefold()
         rows: List[Row] = []
@@ -273,6 +276,8 @@ class TrackerReader:
             if flt.callback and not has_callback:
                 continue
             if flt.fallback and not s.fallback:
+                continue
+            if flt.declined and not flags_of(s.content_ids, has_callback)["declined_medical"]:
                 continue
             if flt.since is not None and s.last_ts < flt.since:
                 continue

@@ -138,7 +138,7 @@ def _with(args: Dict[str, str], **changes: Any) -> str:
     return "?" + urllib.parse.urlencode(merged)
 
 
-FILTER_KEYS = ("crisis", "callback", "fallback", "from", "to", "content_id", "q", "status", "tag",
+FILTER_KEYS = ("crisis", "callback", "fallback", "declined", "from", "to", "content_id", "q", "status", "tag",
                "crisis_first")
 
 
@@ -150,7 +150,7 @@ def _filter_from(state: ConsoleState, args: Any) -> Tuple[ConversationFilter, Di
         crisis=_flag(args, "crisis"), callback=_flag(args, "callback"), fallback=_flag(args, "fallback"),
         content_id=raw["content_id"][:64], q=raw["q"][:200], tag=raw["tag"][:64],
         status=raw["status"] if raw["status"] in REVIEW_STATUSES else "",
-        crisis_first=_flag(args, "crisis_first"))
+        crisis_first=_flag(args, "crisis_first"), declined=_flag(args, "declined"))
     if raw["from"]:
         start = state.day_start(raw["from"])
         if start is None:
@@ -164,7 +164,7 @@ def _filter_from(state: ConsoleState, args: Any) -> Tuple[ConversationFilter, Di
         else:
             end = (start.replace(tzinfo=None) + dt.timedelta(days=1)).replace(tzinfo=state.tz)
             flt.until = end.timestamp()
-    for key in ("crisis", "callback", "fallback", "crisis_first"):
+    for key in ("crisis", "callback", "fallback", "declined", "crisis_first"):
         raw[key] = "1" if getattr(flt, key) else ""
     raw["status"] = flt.status
     return flt, raw, errors
