@@ -51,6 +51,7 @@ def live_stack(tmp_path_factory) -> Iterator[Stack]:
 
         for name in ("nina", "sam"):
             accounts.create(name, "staff", PASSWORD, actor="test", url=stack.env["CLINIC_DB_URL"])
+        accounts.create("ann", "admin", PASSWORD, actor="test", url=stack.env["CLINIC_DB_URL"])
         # The first message a fresh Rasa server understands builds its sentence model's graph (seconds):
         # once here, so the timings below are the live console's, not that.
         stack.say("warm-up", "how long does a session take at the clinic")
@@ -64,7 +65,7 @@ def clinic_url(stack: Stack) -> str:
 
 
 def nobody_available(stack: Stack) -> None:
-    for name in ("nina", "sam"):
+    for name in ("nina", "sam", "ann"):
         live_chat.set_availability(name, False, None, clinic_url(stack))
 
 
@@ -296,3 +297,43 @@ def test_a_silent_takeover_goes_back_to_the_assistant_and_the_visitor_is_told(li
     expect(chat.frame.locator(".cc-notice").last).to_have_text(timeout, timeout=int(HAND_BACK_MINUTES * 60_000) + 15_000)
     assert chat.ask("how long does a session take") == [approved("session_length")]
     assert "takeover_timeout" in audit_actions(stack, sid, waiting_for="takeover_timeout")
+
+
+def test_an_admin_hands_back_a_colleagues_takeover_and_a_colleague_cannot(live_stack, contexts):
+    """Nina took a conversation over and walked away: Sam (staff) cannot end it, Ann (admin) can."""
+    stack = live_stack
+    nina = Nurse(contexts.new()[0], stack, "nina")
+    nina.available("Nina")
+    chat = visitor(contexts, stack)
+    sid = chat.session_id()
+    before = chat.bot.count()
+    chat.frame.get_by_role("button", name="Talk to a person", exact=True).click()
+    chat.wait_replies(before, 2)
+    assert chat.click_reply("Yes, chat now") == [approved("live_chat_waiting")]
+    nina.open_conversation(sid)
+    nina.take_over()
+    joined = CONTENT.render("live_chat_joined", {"staff_name": "Nina"}).text
+    expect(chat.frame.locator(".cc-notice")).to_have_text([joined], timeout=10_000)
+
+    sam = Nurse(contexts.new()[0], stack, "sam")
+    sam.open_conversation(sid)
+    expect(sam.page.locator("#takeover-state")).to_contain_text("(nina) has this conversation")
+    expect(sam.page.locator("#takeover-hand-back")).to_be_hidden()
+
+    ann = Nurse(contexts.new()[0], stack, "ann")
+    ann.open_conversation(sid)
+    hand_back = ann.page.get_by_role("button", name="Hand Nina's chat back to the assistant")
+    expect(hand_back).to_be_visible()
+    expect(ann.page.locator("#takeover-form")).to_be_hidden()  # she does not chat as Nina
+    hand_back.click()
+    ended = CONTENT.render("live_chat_ended", {"staff_name": "Nina"}).text
+    expect(chat.frame.locator(".cc-notice").last).to_have_text(ended, timeout=10_000)
+    assert chat.ask("where is the clinic located") == [approved("location")]
+    # Nina's console follows: the conversation is the assistant's again.
+    expect(nina.page.locator("#takeover-form")).to_be_hidden(timeout=LIVE_WITHIN_S * 1000)
+    actions = audit_actions(stack, sid, waiting_for="takeover_hand_back")
+    assert "takeover_hand_back" in actions
+    with session_factory(clinic_url(stack))() as s:
+        entry = s.query(AuditEntry).filter(AuditEntry.target == f"conversation:{sid}",
+                                           AuditEntry.action == "takeover_hand_back").one()
+    assert entry.actor == "ann"

@@ -10,6 +10,7 @@
   if (!streamUrl || !window.EventSource || !window.fetch) return;
   var csrf = body.getAttribute("data-csrf") || "";
   var me = body.getAttribute("data-me") || "";
+  var isAdmin = body.getAttribute("data-role") === "admin";  // the server checks it again
 
   var transcript = document.getElementById("transcript");
   var sender = transcript ? transcript.getAttribute("data-sender") : null;
@@ -315,7 +316,11 @@
     else text = "The assistant is answering." + (chat.ended_reason === "timeout" ? " (The last takeover was handed back after a time without messages.)" : "");
     ui.state.textContent = text;
     ui.start.hidden = chat.state === "active" || chat.state === "ending";
-    ui.handBack.hidden = ui.close.hidden = !mine;
+    // An admin may hand back a colleague's takeover (someone signed out without ending it).
+    ui.handBack.hidden = !(mine || (isAdmin && chat.state === "active"));
+    ui.handBack.textContent = mine || chat.state !== "active" ? "Hand back to the assistant"
+      : "Hand " + (chat.staff_name || chat.staff_user) + "'s chat back to the assistant";
+    ui.close.hidden = !mine;
     ui.form.hidden = !mine;
     clearInterval(deadlineTimer);
     if (mine) {
