@@ -460,10 +460,11 @@ def assistant(tmp_path_factory):
         stack.stop_all()
 
 
-# A word no training file has ("zorblatt": what this visitor calls the infusion chair), so the
-# assistant cannot understand these before, however much its understanding improves meanwhile.
-MESSAGES = ("how long will i be stuck in the zorblatt chair", "how long do i sit in the zorblatt",
-            "zorblatt chair, how long am i in it")
+# Words no training file has and no meaning the assistant could guess (a "how long ... in the
+# zorblatt chair" was understood as a session-length question once the scope gate read meaning):
+# only the assignment can teach these, however much the understanding improves meanwhile.
+MESSAGES = ("what is the quarble for a frumious bandersnatch", "quarble for the frumious bandersnatch?",
+            "frumious bandersnatch, what quarble")
 
 
 def test_an_assignment_is_learned_after_make_reload(assistant):
