@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.callback_store import save_request
 from clinic import content, routing
+from clinic.logfiles import error_summary
 from clinic.models import CallbackRequest
 
 logger = logging.getLogger(__name__)
@@ -129,8 +130,9 @@ class ActionSubmitCallback(Action):
         except SQLAlchemyError as error:
             # The database cannot take it now: an approved apology instead of a 500. The details stay
             # in the conversation's slots, so asking again submits them again, and staff can read them.
+            # The error's first line only ("database is locked"): its later lines carry the SQL.
             logger.error("Callback request for conversation %s not stored: %s", tracker.sender_id,
-                         type(error).__name__)
+                         error_summary(error))
             unavailable = content.current().render(routing.current().role("unavailable"))
             dispatcher.utter_message(**unavailable.as_kwargs())
             return []
