@@ -20,7 +20,9 @@ details (Locust CSVs, latencies, logs, flame graphs) in bench-output/<model>/.
 Options: --quick (short phases, 100 probes: a smoke test, not for reporting);
 --reuse-models (skip training when a model in bench-output/models/ was trained
 from identical inputs; its training figures are then those of that earlier
-run, marked ``reused``); --only project|default; --no-profile; --with-fixes (a
+run, marked ``reused``); --project-model PATH (serve an already trained project model: no
+training figures, for the harness's own test, which uses the model `make test` just trained);
+--only project|default; --no-profile; --with-fixes (a
 third column, ``project_fixed``: the project's model served with the fixes that
 docs/PERFORMANCE.md recommends, loaded without editing the project's files).
 """
@@ -112,6 +114,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reuse-models", action="store_true")
     ap.add_argument("--only", choices=sorted(CONFIGS))
+    ap.add_argument("--project-model", type=Path, help="serve this trained project model instead of training one")
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument("--with-fixes", action="store_true",
                     help="a third column: the project's model with the fixes of docs/PERFORMANCE.md")
@@ -135,7 +138,9 @@ def main() -> int:
         "models": {},
     }
     log(f"load average at start: {loadavg()} on {os.cpu_count()} CPUs")
-    trained = {name: train_model(name, a.reuse_models) for name in names}
+    trained = {name: ({"model": str(a.project_model.resolve()), "given": True}
+                      if name == "project" and a.project_model else train_model(name, a.reuse_models))
+               for name in names}
     runs = [(name, name, None) for name in names]
     if a.with_fixes and "project" in names:
         runs.insert(1, (report.FIXED, "project", RECOMMENDED))
