@@ -47,7 +47,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from clinic.crisis_lexicon import find_crisis, mask_idioms, normalize
-from addons.nlu_intent import IntentRewriter, intent_of, override_intent
+from addons.nlu_intent import IntentRewriter, embeddings_by_intent, intent_of, nearest, override_intent
 from addons.sentence_featurizer import EMBEDDING
 
 logger = logging.getLogger(__name__)
@@ -133,12 +133,8 @@ class CrisisDetector(IntentRewriter):
 
     def train(self, training_data: TrainingData) -> Resource:
         """Keep the sentence embeddings of the crisis and contrast examples (none without the featurizer)."""
-        def vectors(intent: Text) -> Optional[np.ndarray]:
-            rows = [m.get(EMBEDDING) for m in training_data.intent_examples
-                    if m.get(INTENT) == intent and m.get(EMBEDDING) is not None]
-            return np.vstack(rows).astype(np.float32) if rows else None
-
-        self.examples, self.contrast = vectors(self.intent), vectors(self.contrast_intent)
+        found = embeddings_by_intent(training_data, (self.intent, self.contrast_intent), EMBEDDING)
+        self.examples, self.contrast = found.get(self.intent), found.get(self.contrast_intent)
         with self._model_storage.write_to(self._resource) as directory:
             for name, matrix in ((EXAMPLES_FILE, self.examples), (CONTRAST_FILE, self.contrast)):
                 if matrix is not None:
@@ -169,10 +165,8 @@ class CrisisDetector(IntentRewriter):
         vector = message.get(EMBEDDING)
         if self.examples is None or vector is None:
             return False
-        vector = np.asarray(vector, dtype=np.float32)
-        nearest = float(np.max(self.examples @ vector))
-        contrast = float(np.max(self.contrast @ vector)) if self.contrast is not None else -1.0
-        return nearest >= self.min_similarity and nearest - contrast >= self.min_margin
+        near, contrast = nearest(self.examples, self.contrast, vector)
+        return near >= self.min_similarity and near - contrast >= self.min_margin
 
     def reason(self, message: Message, text: Text) -> Optional[str]:
         """Why ``text`` is crisis language (a pattern name, "meaning" or "classifier"), or None."""
@@ -202,12 +196,12 @@ class CrisisDetector(IntentRewriter):
         message.set(INTENT, dict(ranking[0]), add_to_output=True)
 
     def rewrite(self, message: Message, text: Text) -> None:
-        reason = self.reason(message, text)
         name, confidence = intent_of(message)
-        if self.demote_untrusted:
-            if name == self.intent and not reason:
+        if self.demote_untrusted:  # only a crisis choice is judged here; the last copy judges every message
+            if name == self.intent and not self.reason(message, text):
                 self.demote(message)
             return
+        reason = self.reason(message, text)
         if reason:
             if name != self.intent or reason != "classifier":
                 logger.info("crisis language recognised (%s)", reason)  # the reason only, never the text

@@ -7,8 +7,9 @@ button payload ("/intent"), which already names its intent.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
 
+import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
@@ -34,6 +35,26 @@ def override_intent(message: Message, name: Text, confidence: float = 1.0) -> No
     message.set(INTENT, intent, add_to_output=True)
     ranking = [r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get(INTENT_NAME_KEY) != name]
     message.set(INTENT_RANKING_KEY, [intent] + ranking, add_to_output=True)
+
+
+def embeddings_by_intent(training_data: TrainingData, intents: Iterable[Text], key: Text) -> Dict[Text, np.ndarray]:
+    """The sentence embeddings (rows, unit vectors) of the examples of each of ``intents`` that has any.
+
+    ``key``: where the featurizer left the vector (addons.sentence_featurizer.EMBEDDING).
+    """
+    wanted = set(intents)
+    rows: Dict[Text, List[np.ndarray]] = {}
+    for example in training_data.intent_examples:
+        intent, vector = example.get(INTENT), example.get(key)
+        if intent in wanted and vector is not None:
+            rows.setdefault(intent, []).append(np.asarray(vector, dtype=np.float32))
+    return {intent: np.vstack(vs) for intent, vs in rows.items()}
+
+
+def nearest(examples: np.ndarray, contrast: Optional[np.ndarray], vector: Any) -> Tuple[float, float]:
+    """Cosine of ``vector`` to the nearest of ``examples`` and to the nearest of ``contrast`` (-1 without)."""
+    v = np.asarray(vector, dtype=np.float32)
+    return float(np.max(examples @ v)), float(np.max(contrast @ v)) if contrast is not None else -1.0
 
 
 def is_button_payload(text: Text) -> bool:

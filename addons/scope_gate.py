@@ -47,7 +47,7 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from addons.nlu_intent import intent_of, is_button_payload, override_intent, text_of
+from addons.nlu_intent import embeddings_by_intent, intent_of, is_button_payload, nearest, override_intent, text_of
 from addons.sentence_featurizer import EMBEDDING
 from clinic import routing
 
@@ -176,16 +176,12 @@ class ScopeGate(GraphComponent):
         """Learn the words each intent's examples use (the gate uses those of the topics) and keep the
         sentence embeddings of the topics' and the out-of-scope examples (none without the featurizer)."""
         by_intent: Dict[str, Set[str]] = {}
-        rows: Dict[str, List[np.ndarray]] = {}
         for example in training_data.intent_examples:
             intent = example.get(INTENT)
             if intent:
                 by_intent.setdefault(intent, set()).update(
                     w for w in words(example.get(TEXT) or "") if w not in STOPWORDS)
-                vector = example.get(EMBEDDING)
-                if vector is not None and (intent in self.guarded or intent == self.out_of_scope):
-                    rows.setdefault(intent, []).append(np.asarray(vector, dtype=np.float32))
-        self.vectors = {intent: np.vstack(vs) for intent, vs in rows.items()}
+        self.vectors = embeddings_by_intent(training_data, [*self.guarded, self.out_of_scope], EMBEDDING)
         with self._model_storage.write_to(self._resource) as directory:
             (directory / "vocabulary.json").write_text(
                 json.dumps({intent: sorted(ws) for intent, ws in sorted(by_intent.items())}))
@@ -229,9 +225,7 @@ class ScopeGate(GraphComponent):
         examples = self.vectors.get(intent)
         if vector is None or examples is None:
             return None
-        v = np.asarray(vector, dtype=np.float32)
-        contrast = self.vectors.get(self.out_of_scope)
-        return float(np.max(examples @ v)), float(np.max(contrast @ v)) if contrast is not None else -1.0
+        return nearest(examples, self.vectors.get(self.out_of_scope), vector)
 
     def means_topic(self, intent: str, vector: Optional[Any]) -> bool:
         if self.min_similarity is None:
