@@ -165,3 +165,21 @@ def make_stack(tmp: Path, **extra_env: str) -> Stack:
     })
     env.update(extra_env)
     return Stack(env=env, tmp=tmp, rasa_port=rasa_port, action_port=action_port, web_port=web_port)
+
+
+def audit_actions(stack: Any, sender: str, waiting_for: str = "", timeout: float = 15.0) -> List[str]:
+    """The audit trail of a conversation in ``stack``'s clinic database (``env["CLINIC_DB_URL"]``);
+    with ``waiting_for``, once that action is in it (a hand-back is recorded once the Rasa server
+    has answered, a moment after the visitor saw the notice)."""
+    import time
+
+    from clinic.models import AuditEntry, session_factory
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with session_factory(stack.env["CLINIC_DB_URL"])() as s:
+            actions = [e.action for e in s.query(AuditEntry).filter(AuditEntry.target == f"conversation:{sender}")
+                       .order_by(AuditEntry.id)]
+        if not waiting_for or waiting_for in actions or time.monotonic() > deadline:
+            return actions
+        time.sleep(0.2)

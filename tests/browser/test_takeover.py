@@ -15,6 +15,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from clinic import live_chat
 from clinic.content import ApprovedContent
 from clinic.models import AuditEntry, session_factory
+from tests.support import audit_actions
 from tests.browser.test_widget import Chat, approved, bot_content_ids
 from tests.conftest import MODEL, Stack, make_stack
 from tests.prod.conftest import start_rasa_servers
@@ -116,19 +117,6 @@ class Nurse:
 def visitor(contexts, stack: Stack) -> Chat:
     context, _ = contexts.new()
     return Chat(context.new_page(), stack.web_url).goto().open()
-
-
-def audit_actions(stack: Stack, sender: str, waiting_for: str = "", timeout: float = 15.0) -> List[str]:
-    """The audit trail of a conversation; with ``waiting_for``, once that action is in it (a hand-back is
-    recorded once the Rasa server has answered, a moment after the visitor saw the notice)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with session_factory(clinic_url(stack))() as s:
-            actions = [e.action for e in s.query(AuditEntry).filter(AuditEntry.target == f"conversation:{sender}")
-                       .order_by(AuditEntry.id)]
-        if not waiting_for or waiting_for in actions or time.monotonic() > deadline:
-            return actions
-        time.sleep(0.2)
 
 
 def staff_events(stack: Stack, sender: str) -> List[dict]:

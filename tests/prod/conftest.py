@@ -12,6 +12,8 @@ PostgreSQL or Redis missing is a test failure, never a skip: run
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
 import shutil
@@ -310,14 +312,21 @@ def _pings(client) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def private_redis(services) -> Iterator[PrivateRedis]:
+@contextlib.contextmanager
+def running_redis() -> Iterator[PrivateRedis]:
+    """A private Redis for the duration of the block."""
     r = PrivateRedis()
     try:
         r.start()
         yield r
     finally:
         r.stop()
+
+
+@pytest.fixture(scope="module")
+def private_redis(services) -> Iterator[PrivateRedis]:
+    with running_redis() as r:
+        yield r
 
 
 def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2) -> bool:

@@ -21,7 +21,7 @@ import pytest
 
 from clinic import live_chat
 from clinic.content import ApprovedContent
-from clinic.models import AuditEntry, session_factory
+from tests.support import audit_actions
 from tests.console.conftest import PASSWORD, StaffClient, in_browser
 from tests.conftest import ROOT, free_port, wait_for
 from tests.prod.conftest import make_stack, prod_env, start_all
@@ -76,18 +76,6 @@ def live_prod(databases, tmp_path_factory) -> Iterator:
 
 def clinic(stack) -> str:
     return stack.env["CLINIC_DB_URL"]
-
-
-def audit_actions(stack, sender: str, waiting_for: str = "", timeout: float = 15.0) -> List[str]:
-    """The audit trail of a conversation; with ``waiting_for``, once that action is in it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with session_factory(clinic(stack))() as s:
-            actions = [e.action for e in s.query(AuditEntry).filter(AuditEntry.target == f"conversation:{sender}")
-                       .order_by(AuditEntry.id)]
-        if not waiting_for or waiting_for in actions or time.monotonic() > deadline:
-            return actions
-        time.sleep(0.2)
 
 
 def signed_in(base: str, username: str) -> StaffClient:

@@ -13,17 +13,14 @@ import pytest
 from rasa.core.lock_store import RedisLockStore
 
 from addons.rasa_patches.redis_lock_store import AtomicRedisLockStore
-from tests.prod.conftest import PrivateRedis
+from tests.prod.conftest import PrivateRedis, running_redis
 
 
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[PrivateRedis]:
-    r = PrivateRedis()
-    try:
-        r.start()
+    """Only Redis (tests/prod/conftest.py's private_redis also wants PostgreSQL and a model)."""
+    with running_redis() as r:
         yield r
-    finally:
-        r.stop()
 
 
 def stores(redis_server: PrivateRedis, prefix: str):
